@@ -1,0 +1,1 @@
+"""The bot: settings, services (ask, ingest), rendering, chat adapters and the CLI."""

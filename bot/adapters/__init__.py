@@ -1,0 +1,1 @@
+"""Chat adapters: translate a platform's payloads into service calls and render the replies."""

@@ -1,0 +1,221 @@
+"""The ``briefbot`` command: ingest, ask, chat, stats and run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.adapters import terminal
+from bot.rendering.terminal import render_answer, render_ingest_report
+from bot.services.ask import QuestionError, validate_question
+from bot.settings import Settings, SettingsError, load_settings
+from bot.wiring import Briefbot, NoArticlesError
+
+app = typer.Typer(
+    name="briefbot",
+    help="A news-briefing chatbot that answers with verbatim quotes from your articles.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where the store and indexes live [env: BRIEFBOT_DATA_DIR]."),
+]
+
+T = TypeVar("T")
+
+
+class UserError(Exception):
+    """Anything the person can fix; printed as one line, never a traceback."""
+
+
+class BarProgress:
+    """A terminal progress bar for the indexer."""
+
+    def __init__(self, bar: Progress) -> None:
+        self._bar = bar
+        self._task: Any = None
+
+    def start(self, total: int, description: str) -> None:
+        self._task = self._bar.add_task(description, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, amount)
+
+
+@contextmanager
+def progress_bar() -> Iterator[BarProgress]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=errors, transient=False) as bar:
+        yield BarProgress(bar)
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("sentence_transformers", "transformers", "httpx", "faiss"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    return settings
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    """Run a command, turning the errors a person can fix into one line on stderr."""
+    try:
+        return action()
+    except SettingsError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    except (UserError, QuestionError, NoArticlesError) as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def parse_now(value: str | None) -> datetime | None:
+    """An ISO date-time; a value without a timezone is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"--now: {value!r} is not an ISO date-time (e.g. 2023-09-20T09:00+02:00)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _ready(bot: Briefbot) -> None:
+    with progress_bar() as progress:
+        bot.prepare(progress=progress)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (read recursively).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Add articles from txt, md, html, json and jsonl files."""
+
+    def run() -> None:
+        bot = Briefbot(_settings(data_dir))
+        _ready(bot)
+        with progress_bar() as progress:
+            report = bot.ingest_service.ingest_paths(paths, progress=progress)
+        console.print(render_ingest_report(report))
+        if report.failures and not report.added and not report.duplicates:
+            raise typer.Exit(1)
+
+    _guarded(run)
+
+
+def _answer_line(bot: Briefbot, line: str, *, now: datetime | None, k: int | None) -> dict[str, Any]:
+    """One line of the stdin protocol: plain text, or ``{"question": …, "now": …}``."""
+    question, when = line, now
+    if line.lstrip().startswith("{"):
+        try:
+            request = json.loads(line)
+            question = str(request["question"])
+            when = parse_now(request.get("now")) or now
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            return {"error": f"bad request line: {exc}"}
+    try:
+        return bot.ask_service.ask(question, now=when, k=k).to_dict()
+    except (QuestionError, UserError) as exc:
+        return {"question": question, "error": str(exc)}
+
+
+@app.command()
+def ask(
+    question: Annotated[
+        str | None, typer.Argument(help="The question; omit it to read one per line from stdin.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    now: Annotated[
+        str | None, typer.Option(help="Reference time (ISO), instead of the current time.")
+    ] = None,
+    k: Annotated[int | None, typer.Option("--k", min=1, max=20, help="How many quotes.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Answer a question with quoted passages from the stored articles."""
+
+    def run() -> None:
+        settings = _settings(data_dir)
+        reference = parse_now(now)
+        if question is not None:
+            validate_question(question, max_chars=settings.retrieval.max_question_chars)
+        bot = Briefbot(settings)
+        bot.require_articles()
+        _ready(bot)
+        if question is None:
+            for line in sys.stdin:
+                if line.strip():
+                    print(json.dumps(_answer_line(bot, line, now=reference, k=k)), flush=True)
+            return
+        answer = bot.ask_service.ask(question, now=reference, k=k)
+        if as_json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            console.print(render_answer(answer))
+
+    _guarded(run)
+
+
+def _start_terminal(bot: Briefbot) -> None:
+    with progress_bar() as progress:
+        report = bot.load_samples_if_empty(progress=progress)
+        if report is not None:
+            errors.print(f"Indexed the sample corpus: {report.summary()}")
+        bot.prepare(progress=progress)
+    bot.require_articles()
+    terminal.chat(bot.ask_service, console=console)
+
+
+@app.command()
+def chat(data_dir: DataDir = None) -> None:
+    """Chat in the terminal (indexes the sample corpus on first start)."""
+    _guarded(lambda: _start_terminal(Briefbot(_settings(data_dir))))
+
+
+@app.command()
+def run(data_dir: DataDir = None) -> None:
+    """Start the configured chat adapters; the terminal chat when none is configured."""
+    _guarded(lambda: _start_terminal(Briefbot(_settings(data_dir))))
+
+
+@app.command()
+def stats(data_dir: DataDir = None) -> None:
+    """Show what the store holds."""
+
+    def run() -> None:
+        bot = Briefbot(_settings(data_dir))
+        bot.require_articles()
+        latest = bot.store.latest_published()
+        console.print(f"data directory: {bot.settings.data_dir}")
+        console.print(f"articles:       {bot.store.count_articles()}")
+        console.print(f"passages:       {bot.store.count_passages()}")
+        console.print(f"latest article: {latest.date().isoformat() if latest else 'undated'}")
+
+    _guarded(run)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Rendering: answers and reports in each platform's markup. Pure functions, no I/O."""

@@ -1,0 +1,64 @@
+"""Terminal rendering with rich: the answering sentence emphasised, sources underneath."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from bot.services.ask import Answer, Quote
+from bot.services.ingest import IngestReport
+
+
+def format_date(value: datetime | None) -> str:
+    return value.date().isoformat() if value else "undated"
+
+
+def byline(quote: Quote) -> str:
+    parts = [quote.source or "unknown source", format_date(quote.published_at)]
+    return " · ".join(parts)
+
+
+def _quote(quote: Quote, number: int) -> Text:
+    text = Text()
+    text.append(f"{number}. {quote.title}\n", style="bold")
+    text.append(f"   {byline(quote)}", style="dim")
+    if quote.url:
+        text.append(f" · {quote.url}", style="dim underline")
+    text.append("\n   “")
+    cursor = 0
+    for start, end in quote.highlights:
+        text.append(quote.text[cursor:start])
+        text.append(quote.text[start:end], style="bold yellow")
+        cursor = end
+    text.append(quote.text[cursor:])
+    text.append("”\n")
+    return text
+
+
+def render_answer(answer: Answer) -> RenderableType:
+    if not answer.found:
+        return Text(answer.note or "Nothing found.", style="italic")
+    parts: list[RenderableType] = []
+    if answer.note:
+        parts.append(Text(answer.note, style="italic"))
+    parts.extend(_quote(quote, i) for i, quote in enumerate(answer.quotes, start=1))
+    return Group(*parts)
+
+
+def render_ingest_report(report: IngestReport, *, list_added: int = 20) -> RenderableType:
+    """Every duplicate and failure with its reason; added articles listed while there are few."""
+    lines = Text()
+    for article in report.added if len(report.added) <= list_added else []:
+        lines.append("added  ", style="green")
+        lines.append(f"{article.title} ({article.source or 'unknown source'}, ")
+        lines.append(f"{format_date(article.published_at)})\n")
+    for dup in report.duplicates:
+        lines.append("skipped ", style="yellow")
+        lines.append(f"{dup.origin}: duplicate of “{dup.of.title}”\n")
+    for failure in report.failures:
+        lines.append("failed ", style="red")
+        lines.append(f"{failure.origin}: {failure.reason}\n")
+    lines.append(report.summary(), style="bold")
+    return lines

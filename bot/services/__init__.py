@@ -1,0 +1,1 @@
+"""Platform-neutral services that every adapter calls: ask, ingest."""

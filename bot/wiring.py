@@ -1,0 +1,113 @@
+"""Wiring: the one place that picks concrete classes for every seam and assembles the services."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from bot.services.ask import AskService
+from bot.services.ingest import IngestReport, IngestService
+from bot.settings import Settings
+from corpus.samples import SAMPLES_DIR
+from corpus.store import SQLiteStore
+from retrieval.embedding import Embedder, SentenceTransformerEmbedder
+from retrieval.indexing import Indexer, Progress
+from retrieval.lexical import FTS5Index
+from retrieval.search import Searcher
+from retrieval.vector_index import FaissIndex
+
+
+class NoArticlesError(Exception):
+    """The store is empty (or the data directory missing); there is nothing to answer from."""
+
+    def __init__(self) -> None:
+        super().__init__("no articles yet — run briefbot ingest")
+
+
+class Briefbot:
+    """The assembled application. Parts are built on first use, so ``stats`` never loads a model."""
+
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        if embedder is not None:
+            self.__dict__["embedder"] = embedder
+
+    @property
+    def store_path(self) -> Path:
+        return self.settings.data_dir / "briefbot.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.data_dir / "index"
+
+    @cached_property
+    def store(self) -> SQLiteStore:
+        return SQLiteStore(self.store_path)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        cfg = self.settings.embedding
+        return SentenceTransformerEmbedder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
+
+    @cached_property
+    def vectors(self) -> FaissIndex:
+        return FaissIndex(
+            self.index_dir / "vectors.faiss", dim=self.embedder.dim, model=self.embedder.name
+        )
+
+    @cached_property
+    def lexical(self) -> FTS5Index:
+        return FTS5Index(self.index_dir / "lexical.sqlite3")
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        return Indexer(
+            self.store,
+            embedder=self.embedder,
+            vectors=self.vectors,
+            lexical=self.lexical,
+            chunk_words=self.settings.retrieval.chunk_words,
+        )
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        return Searcher(
+            self.store,
+            embedder=self.embedder,
+            vectors=self.vectors,
+            lexical=self.lexical,
+            candidates=self.settings.retrieval.candidates,
+        )
+
+    @cached_property
+    def ask_service(self) -> AskService:
+        cfg = self.settings.retrieval
+        return AskService(
+            self.searcher,
+            embedder=self.embedder,
+            top_k=cfg.top_k,
+            min_similarity=cfg.min_score,
+            max_question_chars=cfg.max_question_chars,
+        )
+
+    @cached_property
+    def ingest_service(self) -> IngestService:
+        return IngestService(self.indexer)
+
+    def require_articles(self) -> None:
+        """Fail fast, before any model loads, when there is nothing to answer from."""
+        if not self.store_path.exists() or self.store.count_articles() == 0:
+            raise NoArticlesError
+
+    def prepare(self, *, progress: Progress | None = None) -> bool:
+        """Rebuild the indexes from the store when they are missing or stale; True if it did."""
+        if self.indexer.is_consistent():
+            return False
+        self.indexer.rebuild(progress=progress)
+        return True
+
+    def load_samples_if_empty(self, *, progress: Progress | None = None) -> IngestReport | None:
+        """On first start, index the bundled sample corpus so there is something to ask about."""
+        if not self.settings.load_samples or self.store.count_articles() > 0:
+            return None
+        return self.ingest_service.ingest_paths([SAMPLES_DIR], progress=progress)

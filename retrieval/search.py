@@ -1,0 +1,163 @@
+"""Hybrid search: dense and lexical candidates, fused, filtered by date and one per article."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from corpus.model import Article
+from corpus.store import ArticleStore, Passage
+from retrieval.embedding import Embedder, Vectors
+from retrieval.lexical import LexicalIndex
+from retrieval.vector_index import VectorIndex
+
+
+@dataclass(frozen=True)
+class Window:
+    """Publication dates to keep: ``start <= published_at < end``; ``None`` leaves a side open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hit:
+    passage: Passage
+    article: Article
+    score: float
+    similarity: float
+    """Cosine similarity of passage and query: an absolute measure of relevance."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fusion:
+    """How dense and lexical evidence are combined.
+
+    ``dense_weight`` weighs min-max normalised cosine similarity against min-max normalised BM25
+    (a convex combination). ``half_life_days`` sets the recency prior: the fused score of an
+    article that old is multiplied by ``1 - recency_weight / 2``.
+    """
+
+    dense_weight: float = 0.7
+    recency_weight: float = 0.1
+    half_life_days: float = 30.0
+
+
+def _normalise(scores: Mapping[int, float]) -> dict[int, float]:
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    span = high - low
+    return {key: (value - low) / span if span > 0 else 1.0 for key, value in scores.items()}
+
+
+def fuse(dense: Mapping[int, float], lexical: Mapping[int, float], *, dense_weight: float) -> dict[int, float]:
+    """Convex combination of normalised scores; a passage missing from one list scores 0 there."""
+    dense_n, lexical_n = _normalise(dense), _normalise(lexical)
+    return {
+        key: dense_weight * dense_n.get(key, 0.0) + (1 - dense_weight) * lexical_n.get(key, 0.0)
+        for key in dense.keys() | lexical.keys()
+    }
+
+
+def recency_factor(published: datetime | None, now: datetime, fusion: Fusion) -> float:
+    """A mild multiplier in [1 - recency_weight, 1]: 1 for today, decaying with age."""
+    if published is None:
+        return 1.0 - fusion.recency_weight / 2
+    age_days = max((now - published).total_seconds() / 86400.0, 0.0)
+    return 1.0 - fusion.recency_weight * (1.0 - math.pow(0.5, age_days / fusion.half_life_days))
+
+
+class Searcher:
+    def __init__(
+        self,
+        store: ArticleStore,
+        *,
+        embedder: Embedder,
+        vectors: VectorIndex,
+        lexical: LexicalIndex,
+        candidates: int = 50,
+        fusion: Fusion | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.vectors = vectors
+        self.lexical = lexical
+        self.candidates = candidates
+        self.fusion = fusion or Fusion()
+
+    def embed_query(self, query: str) -> Vectors:
+        return self.embedder.embed([query])[0]
+
+    def _allowed(self, window: Window | None, now: datetime | None) -> list[int] | None:
+        """Passage ids inside the window and not after ``now``; ``None`` when nothing is excluded."""
+        start = window.start if window else None
+        end = window.end if window else None
+        if now is not None and (end is None or end > now):
+            end = now
+        if start is None and end is not None:
+            latest = self.store.latest_published()
+            if latest is None or latest < end:
+                end = None
+        if start is None and end is None:
+            return None
+        return self.store.passage_ids_published(
+            after=start, before=end, include_undated=window is None or window.start is None
+        )
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int,
+        now: datetime | None = None,
+        window: Window | None = None,
+        per_article: int = 1,
+        query_vector: Vectors | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best passages for ``query``, at most ``per_article`` from one article.
+
+        With ``now`` set, articles published after it are never returned and a recency prior
+        applies; ``window`` keeps only articles published inside it.
+        """
+        qv = self.embed_query(query) if query_vector is None else query_vector
+        allowed = self._allowed(window, now)
+        dense = dict(self.vectors.search(qv, self.candidates, allowed=allowed))
+        lexical = dict(self.lexical.search(query, self.candidates, allowed=allowed))
+        passages = self.store.passages(dense.keys() | lexical.keys())
+        missing = [pid for pid in lexical if pid not in dense and pid in passages]
+        dense.update(self._similarities(qv, missing))
+        fused = fuse(dense, lexical, dense_weight=self.fusion.dense_weight)
+        articles = self.store.articles(p.article_id for p in passages.values())
+        if now is not None and window is None:
+            for pid, passage in passages.items():
+                published = articles[passage.article_id].published_at
+                fused[pid] *= recency_factor(published, now, self.fusion)
+        ranked = sorted((pid for pid in fused if pid in passages), key=lambda p: -fused[p])
+        hits: list[Hit] = []
+        taken: dict[int, int] = {}
+        for pid in ranked:
+            passage = passages[pid]
+            if taken.get(passage.article_id, 0) >= per_article:
+                continue
+            taken[passage.article_id] = taken.get(passage.article_id, 0) + 1
+            hits.append(
+                Hit(
+                    passage=passage,
+                    article=articles[passage.article_id],
+                    score=fused[pid],
+                    similarity=dense.get(pid, 0.0),
+                )
+            )
+            if len(hits) == k:
+                break
+        return hits
+
+    def _similarities(self, query: Vectors, ids: list[int]) -> dict[int, float]:
+        """Exact cosine for lexical-only candidates, so every candidate has both scores."""
+        if not ids:
+            return {}
+        vectors = self.vectors.vectors(ids)
+        return {i: float(s) for i, s in zip(ids, vectors @ query, strict=True)}
