@@ -85,10 +85,10 @@ def _guarded(action: Callable[[], T]) -> T:
     try:
         return action()
     except SettingsError as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except (UserError, QuestionError, NoArticlesError) as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -99,7 +99,9 @@ def parse_now(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise UserError(f"--now: {value!r} is not an ISO date-time (e.g. 2023-09-20T09:00+02:00)") from None
+        raise UserError(
+            f"--now: {value!r} is not an ISO date-time (e.g. 2023-09-20T09:00+02:00)"
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -127,7 +129,9 @@ def ingest(
     _guarded(run)
 
 
-def _answer_line(bot: Briefbot, line: str, *, now: datetime | None, k: int | None) -> dict[str, Any]:
+def _answer_line(
+    bot: Briefbot, line: str, *, now: datetime | None, k: int | None
+) -> dict[str, Any]:
     """One line of the stdin protocol: plain text, or ``{"question": …, "now": …}``."""
     question, when = line, now
     if line.lstrip().startswith("{"):

@@ -16,6 +16,7 @@ from typing import Any
 import dateparser
 import frontmatter
 import trafilatura
+from trafilatura.settings import Document
 
 from corpus.model import Article, as_aware, normalise_text
 
@@ -109,9 +110,9 @@ def article_from_html(html: str | bytes, *, url: str | None = None) -> Article:
     doc = trafilatura.bare_extraction(
         html, url=url, with_metadata=True, include_comments=False, include_tables=False
     )
-    if doc is None or not (doc.text or "").strip():
+    if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise LoadError("this page has no article text")
-    text: str = doc.text
+    text = str(doc.text)
     title = (doc.title or "").strip() or text.split("\n", 1)[0][:120]
     published = None
     if doc.date:
@@ -142,12 +143,12 @@ def _load_html(path: Path) -> Loaded:
     return Loaded(articles=[(str(path), article_from_html(path.read_bytes()))])
 
 
-def _collect(items: Iterable[tuple[str, Callable[[], object]]]) -> Loaded:
-    """Turn (origin, record reader) pairs into articles, keeping each failure to its own item."""
+def _collect(items: Iterable[tuple[str, Any]], parse: Callable[[Any], object]) -> Loaded:
+    """Turn (origin, raw record) pairs into articles, keeping each failure to its own item."""
     loaded = Loaded()
-    for origin, read in items:
+    for origin, raw in items:
         try:
-            loaded.articles.append((origin, article_from_record(read())))
+            loaded.articles.append((origin, article_from_record(parse(raw))))
         except (LoadError, json.JSONDecodeError) as exc:
             loaded.failures.append(LoadFailure(origin, _reason(exc)))
     return loaded
@@ -156,16 +157,13 @@ def _collect(items: Iterable[tuple[str, Callable[[], object]]]) -> Loaded:
 def _load_json(path: Path) -> Loaded:
     data = json.loads(path.read_text(encoding="utf-8"))
     records = data if isinstance(data, list) else [data]
-    return _collect((f"{path}#{i}", lambda r=r: r) for i, r in enumerate(records, start=1))
+    return _collect(((f"{path}#{i}", r) for i, r in enumerate(records, start=1)), lambda r: r)
 
 
 def _load_jsonl(path: Path) -> Loaded:
     lines = path.read_text(encoding="utf-8").splitlines()
-    return _collect(
-        (f"{path}:{number}", lambda line=line: json.loads(line))
-        for number, line in enumerate(lines, start=1)
-        if line.strip()
-    )
+    numbered = ((f"{path}:{n}", line) for n, line in enumerate(lines, start=1) if line.strip())
+    return _collect(numbered, json.loads)
 
 
 LOADERS: dict[str, Callable[[Path], Loaded]] = {

@@ -1,4 +1,4 @@
-"""The article model and the identity rules (canonical URL, content hash) used to spot duplicates."""
+"""The article model and the identity rules (canonical URL, content hash) that spot duplicates."""
 
 from __future__ import annotations
 

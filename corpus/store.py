@@ -1,4 +1,4 @@
-"""The article store: SQLite holds every article and its passages, the source of truth for all indexes."""
+"""The article store: SQLite keeps every article and its passages, the source of truth."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ class ArticleStore(Protocol):
     """Where articles and their passages live. SQLite by default; PostgreSQL can follow."""
 
     def find_duplicate(self, article: Article) -> Article | None: ...
-    def add(self, article: Article, spans: Sequence[tuple[int, int]]) -> tuple[Article, list[Passage]]: ...
+    def add(
+        self, article: Article, spans: Sequence[tuple[int, int]]
+    ) -> tuple[Article, list[Passage]]: ...
     def articles(self, ids: Iterable[int]) -> dict[int, Article]: ...
     def passages(self, ids: Iterable[int]) -> dict[int, Passage]: ...
     def iter_passages(self, *, batch_size: int = 512) -> Iterator[list[Passage]]: ...
@@ -122,7 +124,8 @@ class SQLiteStore:
         with self._lock:
             row = self._conn.execute(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles "
-                "WHERE content_hash = ? OR (canonical_url IS NOT NULL AND canonical_url = ?) LIMIT 1",
+                "WHERE content_hash = ? OR (canonical_url IS NOT NULL AND canonical_url = ?)"
+                " LIMIT 1",
                 (article.content_hash, article.canonical_url),
             ).fetchone()
         return _article(row) if row else None
@@ -183,7 +186,8 @@ class SQLiteStore:
             return {}
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN (SELECT value FROM json_each(?))",
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles"
+                " WHERE id IN (SELECT value FROM json_each(?))",
                 (json_ids(wanted),),
             ).fetchall()
         return {row["id"]: _article(row) for row in rows}

@@ -54,14 +54,15 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.batch_size = batch_size
         self._model = SentenceTransformer(location, device=device)
-        dim = self._model.get_embedding_dimension()
+        dim: int | None = self._model.get_embedding_dimension()
         if dim is None:
             raise ValueError(f"model {name!r} does not report an embedding dimension")
-        self.dim = int(dim)
+        self.dim = dim
 
     @property
     def max_tokens(self) -> int:
-        return int(self._model.max_seq_length)
+        limit: int | None = self._model.max_seq_length
+        return limit or 512
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:

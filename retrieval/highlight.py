@@ -28,7 +28,9 @@ def highlight(
 ) -> list[list[Span]]:
     """For each passage, the spans (relative to it) of its best-answering sentences, in order."""
     spans = [sentence_spans(text) for text in passages]
-    sentences = [text[s.start : s.end] for text, found in zip(passages, spans, strict=True) for s in found]
+    sentences = [
+        text[s.start : s.end] for text, found in zip(passages, spans, strict=True) for s in found
+    ]
     if not sentences:
         return [[] for _ in passages]
     similarity = embedder.embed(sentences) @ question_vector

@@ -17,12 +17,12 @@ from retrieval.vector_index import VectorIndex
 log = logging.getLogger(__name__)
 
 
-
 class Progress(Protocol):
     """Where long work reports how far it got (a terminal bar, a chat message, nothing)."""
 
     def start(self, total: int, description: str) -> None: ...
     def advance(self, amount: int = 1) -> None: ...
+
 
 # Embedding is the slow step; grouping articles lets each encode call fill whole batches.
 _GROUP_PASSAGES = 256
@@ -38,7 +38,7 @@ class Indexed:
 
 
 def embedding_text(title: str, passage: str) -> str:
-    """The passage as the model sees it, with the article title as context unless it leads anyway."""
+    """The passage as the model sees it: the article title as context, unless it leads anyway."""
     if not title or passage.startswith(title):
         return passage
     return f"{title}\n{passage}"
@@ -60,7 +60,9 @@ class Indexer:
         self.lexical = lexical
         self.chunk_words = chunk_words
 
-    def add(self, articles: Sequence[Article], *, progress: Progress | None = None) -> list[Indexed]:
+    def add(
+        self, articles: Sequence[Article], *, progress: Progress | None = None
+    ) -> list[Indexed]:
         """Store and index articles incrementally; duplicates are reported, never stored twice."""
         if progress:
             progress.start(len(articles), "Indexing articles")
@@ -71,7 +73,9 @@ class Indexer:
             if duplicate is not None:
                 outcomes.append(Indexed(article, duplicate_of=duplicate))
             else:
-                spans = [(s.start, s.end) for s in chunk_spans(article.text, max_words=self.chunk_words)]
+                spans = [
+                    (s.start, s.end) for s in chunk_spans(article.text, max_words=self.chunk_words)
+                ]
                 stored, passages = self.store.add(article, spans)
                 outcomes.append(Indexed(stored, passages=len(passages)))
                 pending.extend((stored.title, p) for p in passages)

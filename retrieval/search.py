@@ -53,7 +53,9 @@ def _normalise(scores: Mapping[int, float]) -> dict[int, float]:
     return {key: (value - low) / span if span > 0 else 1.0 for key, value in scores.items()}
 
 
-def fuse(dense: Mapping[int, float], lexical: Mapping[int, float], *, dense_weight: float) -> dict[int, float]:
+def fuse(
+    dense: Mapping[int, float], lexical: Mapping[int, float], *, dense_weight: float
+) -> dict[int, float]:
     """Convex combination of normalised scores; a passage missing from one list scores 0 there."""
     dense_n, lexical_n = _normalise(dense), _normalise(lexical)
     return {
@@ -89,10 +91,11 @@ class Searcher:
         self.fusion = fusion or Fusion()
 
     def embed_query(self, query: str) -> Vectors:
-        return self.embedder.embed([query])[0]
+        vector: Vectors = self.embedder.embed([query])[0]
+        return vector
 
     def _allowed(self, window: Window | None, now: datetime | None) -> list[int] | None:
-        """Passage ids inside the window and not after ``now``; ``None`` when nothing is excluded."""
+        """Passage ids in the window and not after ``now``; ``None`` when nothing is excluded."""
         start = window.start if window else None
         end = window.end if window else None
         if now is not None and (end is None or end > now):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -105,8 +104,8 @@ class FaissIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         faiss.write_index(self._index, str(tmp))
-        os.replace(tmp, self.path)
+        tmp.replace(self.path)
         meta = {"model": self.model, "dim": self.dim, "count": len(self)}
         tmp_meta = self._meta_path.with_suffix(".tmp")
         tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
-        os.replace(tmp_meta, self._meta_path)
+        tmp_meta.replace(self._meta_path)

@@ -17,7 +17,7 @@ class QuestionError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Quote:
-    """One verbatim passage; ``highlights`` are (start, end) offsets of the answering sentence(s)."""
+    """One verbatim passage; ``highlights`` are (start, end) offsets of its answering sentences."""
 
     text: str
     highlights: tuple[tuple[int, int], ...]

@@ -1,0 +1,46 @@
+"""Shared fixtures: one real embedding model per session, and stores built in temp directories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DEFAULT_MODEL, load_settings
+from bot.wiring import Briefbot
+from corpus.samples import SAMPLES_DIR
+from retrieval.embedding import Embedder, SentenceTransformerEmbedder
+
+MakeBot = Callable[..., Briefbot]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return SentenceTransformerEmbedder(DEFAULT_MODEL)
+
+
+@pytest.fixture
+def make_bot(tmp_path: Path, embedder: Embedder) -> MakeBot:
+    """A Briefbot on a fresh data directory that shares the session's model."""
+
+    def make(name: str = "data", **settings: object) -> Briefbot:
+        config = load_settings(data_dir=tmp_path / name, load_samples=False, **settings)
+        return Briefbot(config, embedder=embedder)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """A data directory holding the bundled sample corpus, indexed once per session."""
+    data_dir = tmp_path_factory.mktemp("sample")
+    bot = Briefbot(load_settings(data_dir=data_dir), embedder=embedder)
+    report = bot.ingest_service.ingest_paths([SAMPLES_DIR])
+    assert report.failures == []
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def sample_bot(sample_data_dir: Path, embedder: Embedder) -> Briefbot:
+    return Briefbot(load_settings(data_dir=sample_data_dir), embedder=embedder)

@@ -1,0 +1,127 @@
+"""The core pipeline end to end: real model, real FAISS, real SQLite."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.services.ask import QuestionError
+from bot.wiring import Briefbot
+from corpus.model import Article
+from tests.conftest import MakeBot
+
+KIM = "What did Kim Jong Un inspect in Vladivostok?"
+
+SMALL = [
+    Article(
+        title="Volcano erupts in Iceland",
+        text="A volcano on the Reykjanes peninsula erupted on Monday night, sending lava towards "
+        "the town of Grindavik. Residents had been evacuated days earlier.",
+        url="https://news.example/volcano",
+        source="Example News",
+        published_at=datetime(2024, 1, 15, 7, tzinfo=UTC),
+    ),
+    Article(
+        title="Central bank holds rates",
+        text="The central bank kept its main interest rate at 4.5 percent on Thursday, "
+        "citing slowing inflation and a weak housing market.",
+        url="https://news.example/rates",
+        source="Money Wire",
+        published_at=datetime(2024, 1, 18, 12, tzinfo=UTC),
+    ),
+]
+
+
+def _items(articles: list[Article]) -> list[tuple[str, Article]]:
+    return [(a.url or a.title, a) for a in articles]
+
+
+def test_sample_question_quotes_the_frigate_passage(sample_bot: Briefbot) -> None:
+    answer = sample_bot.ask_service.ask(KIM)
+    assert answer.found
+    top = answer.quotes[0]
+    assert "Marshal Shaposhnikov" in top.text
+    assert "Marshal Shaposhnikov" in top.highlight
+    assert top.source == "TASS"
+    assert top.published_at is not None and top.published_at.date().isoformat() == "2023-09-19"
+    assert top.title.startswith("Tokyo, Seoul, Washington concerned")
+    # Quotes are verbatim: the passage is a slice of the stored article.
+    article = sample_bot.store.articles([top.article_id])[top.article_id]
+    assert top.text in article.text
+    assert len({q.article_id for q in answer.quotes}) == len(answer.quotes)
+
+
+def test_unrelated_question_gets_the_nothing_found_answer(sample_bot: Briefbot) -> None:
+    answer = sample_bot.ask_service.ask("What is the best pizza dough recipe?")
+    assert not answer.found
+    assert answer.quotes == []
+    assert answer.note and "couldn't find anything" in answer.note
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "why " * 25_000])
+def test_bad_questions_get_a_clear_error(sample_bot: Briefbot, question: str) -> None:
+    with pytest.raises(QuestionError) as info:
+        sample_bot.ask_service.ask(question)
+    assert "empty" in str(info.value) or "too long" in str(info.value)
+
+
+def test_ingest_is_idempotent(make_bot: MakeBot) -> None:
+    bot = make_bot()
+    first = bot.ingest_service.ingest_articles(_items(SMALL))
+    assert len(first.added) == 2 and first.passages == 2
+    again = bot.ingest_service.ingest_articles(_items(SMALL))
+    assert again.added == []
+    assert [d.of.title for d in again.duplicates] == [a.title for a in SMALL]
+    # Same page behind a tracking link, and the same text under another URL: both duplicates.
+    tracked = Article(**{**SMALL[0].__dict__, "url": f"{SMALL[0].url}?utm_source=feed#x"})
+    copied = Article(**{**SMALL[1].__dict__, "url": "https://mirror.example/rates"})
+    third = bot.ingest_service.ingest_articles(_items([tracked, copied]))
+    assert len(third.duplicates) == 2
+    assert bot.store.count_articles() == 2
+    assert len(bot.vectors) == bot.store.count_passages() == len(bot.lexical) == 2
+
+
+def test_incremental_add_is_searchable_without_rebuild(make_bot: MakeBot) -> None:
+    bot = make_bot()
+    bot.ingest_service.ingest_articles(_items(SMALL[:1]))
+    before = bot.ask_service.ask("What did the central bank do with interest rates?")
+    assert "Central bank holds rates" not in [q.title for q in before.quotes]
+    bot.ingest_service.ingest_articles(_items(SMALL[1:]))
+    assert bot.prepare() is False  # nothing to rebuild
+    # A fresh process sees the saved index too.
+    reopened = Briefbot(bot.settings, embedder=bot.embedder)
+    assert reopened.prepare() is False
+    answer = reopened.ask_service.ask("What did the central bank do with interest rates?")
+    assert answer.quotes[0].title == "Central bank holds rates"
+    assert "4.5 percent" in answer.quotes[0].highlight
+
+
+def test_deleted_index_files_are_rebuilt_with_identical_answers(
+    make_bot: MakeBot, sample_data_dir: Path
+) -> None:
+    bot = make_bot()
+    bot.ingest_service.ingest_paths([Path(__file__).resolve().parents[1] / "corpus" / "samples"])
+    questions = [KIM, "What happened in the London bombings?", "Who won the election?"]
+    before = [bot.ask_service.ask(q).to_dict() for q in questions]
+    for path in bot.index_dir.iterdir():
+        path.unlink()
+    reopened = Briefbot(bot.settings, embedder=bot.embedder)
+    assert reopened.prepare() is True
+    assert len(reopened.vectors) == reopened.store.count_passages() == len(reopened.lexical)
+    after = [reopened.ask_service.ask(q).to_dict() for q in questions]
+    assert after == before
+
+
+def test_a_corrupt_file_is_reported_and_the_batch_goes_on(
+    make_bot: MakeBot, tmp_path: Path
+) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Storm hits coast\nA storm hit the coast on Friday.")
+    (folder / "b.html").write_bytes(b"\x00\x01\x02\xff binary junk")
+    (folder / "c.jsonl").write_text('{"title": "Bridge opens", "text": "The bridge opened."}\n')
+    report = make_bot().ingest_service.ingest_paths([folder])
+    assert sorted(a.title for a in report.added) == ["Bridge opens", "Storm hits coast"]
+    assert len(report.failures) == 1 and report.failures[0].origin.endswith("b.html")
