@@ -31,6 +31,18 @@ class RetrievalSettings(BaseModel):
         description="Below this cosine similarity the best passage counts as unrelated.",
     )
     max_question_chars: int = Field(default=1000, ge=10)
+    dense_weight: float = Field(
+        default=0.85, ge=0.0, le=1.0, description="Weight of dense vs lexical scores in fusion."
+    )
+    hub_weight: float = Field(
+        default=0.5, ge=0.0, le=2.0, description="How much crowded passages are discounted."
+    )
+    recency_weight: float = Field(
+        default=0.25, ge=0.0, le=0.5, description="Most a passage's score can lose for its age."
+    )
+    recency_half_life_days: float = Field(
+        default=14.0, gt=0.0, description="Age at which half the recency penalty applies."
+    )
 
 
 class Settings(BaseSettings):

@@ -13,7 +13,7 @@ from corpus.store import SQLiteStore
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.indexing import Indexer, Progress
 from retrieval.lexical import FTS5Index
-from retrieval.search import Searcher
+from retrieval.search import Fusion, Searcher
 from retrieval.vector_index import FaissIndex
 
 
@@ -77,6 +77,12 @@ class Briefbot:
             vectors=self.vectors,
             lexical=self.lexical,
             candidates=self.settings.retrieval.candidates,
+            fusion=Fusion(
+                dense_weight=self.settings.retrieval.dense_weight,
+                hub_weight=self.settings.retrieval.hub_weight,
+                recency_weight=self.settings.retrieval.recency_weight,
+                half_life_days=self.settings.retrieval.recency_half_life_days,
+            ),
         )
 
     @cached_property

@@ -40,29 +40,40 @@ def _words(text: str, span: Span) -> int:
     return len(text[span.start : span.end].split())
 
 
+def _balanced_split(text: str, spans: list[Span]) -> int:
+    """The sentence index that splits ``spans`` into two runs of the most equal word counts."""
+    words = [_words(text, span) for span in spans]
+    total = sum(words)
+    best, best_gap, running = 1, total, 0
+    for index in range(1, len(spans)):
+        running += words[index - 1]
+        gap = abs(total - 2 * running)
+        if gap < best_gap:
+            best, best_gap = index, gap
+    return best
+
+
 def chunk_spans(text: str, *, max_words: int = 160) -> list[Span]:
     """Pack whole sentences into passages of at most ``max_words`` words.
 
     A sentence is never split: one longer than the limit becomes a passage of its own. A short
-    tail is merged into the passage before it so no passage is a lonely fragment; merged
-    passages may reach 1.4 × ``max_words``, still inside the embedding model's window.
+    tail is rebalanced with the passage before it, so no passage is a lonely fragment and none
+    outgrows the limit (and with it the embedding model's window).
     """
-    min_words = max_words // 3
     chunks: list[list[Span]] = []
-    sizes: list[int] = []
     current: list[Span] = []
     size = 0
     for span in sentence_spans(text):
         words = _words(text, span)
         if current and size + words > max_words:
             chunks.append(current)
-            sizes.append(size)
             current, size = [], 0
         current.append(span)
         size += words
     if current:
-        if chunks and size < min_words and sizes[-1] + size <= max_words * 1.4:
-            chunks[-1] = chunks[-1] + current
-        else:
-            chunks.append(current)
+        chunks.append(current)
+    if len(chunks) > 1 and sum(_words(text, s) for s in chunks[-1]) < max_words // 3:
+        merged = chunks[-2] + chunks[-1]
+        cut = _balanced_split(text, merged)
+        chunks[-2:] = [merged[:cut], merged[cut:]]
     return [Span(chunk[0].start, chunk[-1].end) for chunk in chunks]

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from corpus.store import connect, json_ids
+from corpus.store import connect
 from retrieval.terms import content_terms
 
 
@@ -74,14 +74,19 @@ class FTS5Index:
         match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
         sql = (
             "SELECT rowid, bm25(passage_terms, ?, 1.0) AS score FROM passage_terms"
-            " WHERE passage_terms MATCH ?"
+            " WHERE passage_terms MATCH ? ORDER BY score"
         )
-        params: list[object] = [self._TITLE_WEIGHT, match]
-        if allowed is not None:
-            sql += " AND rowid IN (SELECT value FROM json_each(?))"
-            params.append(json_ids(allowed))
-        sql += " ORDER BY score LIMIT ?"
-        params.append(k)
         with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
-        return [(int(row[0]), -float(row[1])) for row in rows]
+            if allowed is None:
+                rows = self._conn.execute(sql + " LIMIT ?", (self._TITLE_WEIGHT, match, k))
+                return [(int(row[0]), -float(row[1])) for row in rows]
+            # The window is applied while reading the ranked rows: an ``IN`` filter inside the
+            # FTS5 query is re-evaluated per matching row and costs hundreds of milliseconds.
+            keep = allowed if isinstance(allowed, set | frozenset) else set(allowed)
+            hits: list[tuple[int, float]] = []
+            for row in self._conn.execute(sql, (self._TITLE_WEIGHT, match)):
+                if row[0] in keep:
+                    hits.append((int(row[0]), -float(row[1])))
+                    if len(hits) == k:
+                        break
+            return hits

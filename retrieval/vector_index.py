@@ -25,6 +25,7 @@ class VectorIndex(Protocol):
         self, vector: Vectors, k: int, *, allowed: Collection[int] | None = None
     ) -> list[tuple[int, float]]: ...
     def vectors(self, ids: Sequence[int]) -> Vectors: ...
+    def density(self, ids: Sequence[int], *, k: int) -> dict[int, float]: ...
     def reset(self) -> None: ...
     def save(self) -> None: ...
 
@@ -44,6 +45,8 @@ class FaissIndex:
         self.model = model
         self._meta_path = path.with_suffix(path.suffix + ".json")
         self._index = self._load() or self._empty()
+        # Density depends on every other vector, so any change to the index clears it.
+        self._density: dict[int, float] = {}
 
     def _empty(self) -> faiss.IndexIDMap2:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
@@ -69,13 +72,32 @@ class FaissIndex:
     def add(self, ids: Sequence[int], vectors: Vectors) -> None:
         if len(ids):
             self._index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+            self._density.clear()
 
     def remove(self, ids: Sequence[int]) -> None:
         if len(ids):
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._density.clear()
 
     def reset(self) -> None:
         self._index = self._empty()
+        self._density.clear()
+
+    def density(self, ids: Sequence[int], *, k: int) -> dict[int, float]:
+        """Mean cosine similarity of each passage to its ``k`` nearest other passages.
+
+        Computed on demand and cached until the index changes, so it is always exact and does
+        not depend on the order in which passages were added.
+        """
+        missing = [i for i in dict.fromkeys(ids) if i not in self._density]
+        if missing and self._index.ntotal > 1:
+            scores, found = self._index.search(
+                self.vectors(missing), min(k + 1, self._index.ntotal)
+            )
+            for key, row_scores, row_ids in zip(missing, scores, found, strict=True):
+                others = [s for s, j in zip(row_scores, row_ids, strict=True) if j not in (key, -1)]
+                self._density[key] = float(np.mean(others[:k])) if others else 0.0
+        return {i: self._density.get(i, 0.0) for i in ids}
 
     def vectors(self, ids: Sequence[int]) -> Vectors:
         """The stored vectors of ``ids`` (FAISS keeps them, so nothing is re-embedded)."""

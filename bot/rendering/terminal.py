@@ -24,6 +24,8 @@ def _quote(quote: Quote, number: int) -> Text:
     text = Text()
     text.append(f"{number}. {quote.title}\n", style="bold")
     text.append(f"   {byline(quote)}", style="dim")
+    if quote.outside_window:
+        text.append(" · outside the period asked about", style="dim italic")
     if quote.url:
         text.append(f" · {quote.url}", style="dim underline")
     text.append("\n   “")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from retrieval.embedding import Embedder
+from corpus.model import utcnow
+from retrieval.embedding import Embedder, Vectors
 from retrieval.highlight import highlight
-from retrieval.search import Hit, Searcher
+from retrieval.search import Hit, Searcher, Window
+from retrieval.time_expressions import TimeQuery, parse_time
 
 
 class QuestionError(ValueError):
@@ -28,6 +31,8 @@ class Quote:
     score: float
     article_id: int
     passage_id: int
+    outside_window: bool = False
+    """True when the question asked about a period and this match comes from outside it."""
 
     @property
     def highlight(self) -> str:
@@ -44,6 +49,7 @@ class Quote:
             "highlights": [list(span) for span in self.highlights],
             "score": round(self.score, 4),
             "article_id": self.article_id,
+            "outside_window": self.outside_window,
         }
 
 
@@ -66,6 +72,17 @@ class Answer:
         }
 
 
+@dataclass(frozen=True, kw_only=True)
+class Retrieval:
+    """The ranked evidence for a question, before it is turned into quotes."""
+
+    question: str
+    query: TimeQuery
+    vector: Vectors
+    hits: list[Hit]
+    outside_window: bool = False
+
+
 NOTHING_FOUND = "I couldn't find anything relevant to that in the articles I have."
 
 
@@ -83,6 +100,14 @@ def validate_question(question: str, *, max_chars: int) -> str:
 
 
 class AskService:
+    """Answers questions from the indexed articles, quoting them verbatim.
+
+    With ``time_aware`` (the default) a question's time expression ("last week") becomes a
+    publication-date filter, articles published after the reference time are never quoted, and
+    newer articles get a mild boost. Without it every article counts as current, which is what
+    the content-only evaluation measures.
+    """
+
     def __init__(
         self,
         searcher: Searcher,
@@ -91,28 +116,61 @@ class AskService:
         top_k: int = 3,
         min_similarity: float = 0.3,
         max_question_chars: int = 1000,
+        time_aware: bool = True,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.searcher = searcher
         self.embedder = embedder
         self.top_k = top_k
         self.min_similarity = min_similarity
         self.max_question_chars = max_question_chars
+        self.time_aware = time_aware
+        self.clock = clock
+
+    def retrieve(
+        self, question: str, *, now: datetime | None = None, k: int | None = None
+    ) -> Retrieval:
+        """The passages that answer ``question``, best first, before any highlighting."""
+        text = validate_question(question, max_chars=self.max_question_chars)
+        if self.time_aware:
+            now = now or self.clock()
+            query = parse_time(text, now=now)
+        else:
+            now, query = None, TimeQuery(text)
+        vector = self.searcher.embed_query(query.text)
+        limit = k or self.top_k
+
+        def search(window: Window | None) -> list[Hit]:
+            hits = self.searcher.search(
+                query.text, k=limit, now=now, window=window, query_vector=vector
+            )
+            return [hit for hit in hits if hit.similarity >= self.min_similarity]
+
+        hits = search(query.window)
+        if hits or query.window is None:
+            return Retrieval(question=text, query=query, vector=vector, hits=hits)
+        # Nothing in the period asked about: offer the best matches from other dates instead.
+        return Retrieval(
+            question=text, query=query, vector=vector, hits=search(None), outside_window=True
+        )
 
     def ask(self, question: str, *, now: datetime | None = None, k: int | None = None) -> Answer:
-        text = validate_question(question, max_chars=self.max_question_chars)
-        vector = self.searcher.embed_query(text)
-        hits = self.searcher.search(text, k=k or self.top_k, now=now, query_vector=vector)
-        if not hits or max(hit.similarity for hit in hits) < self.min_similarity:
-            return Answer(question=text, note=NOTHING_FOUND)
-        # Weak hits after a strong one are noise, not evidence.
-        hits = [hit for hit in hits if hit.similarity >= self.min_similarity]
-        return Answer(question=text, quotes=self._quotes(text, vector, hits))
+        found = self.retrieve(question, now=now, k=k)
+        if not found.hits:
+            return Answer(question=found.question, note=NOTHING_FOUND)
+        note = None
+        if found.outside_window:
+            note = (
+                f"I found nothing relevant from {found.query.label()}; "
+                "these are the closest matches from other dates."
+            )
+        return Answer(question=found.question, quotes=self._quotes(found), note=note)
 
-    def _quotes(self, question: str, vector: Any, hits: list[Hit]) -> list[Quote]:
+    def _quotes(self, found: Retrieval) -> list[Quote]:
         marks = highlight(
-            [hit.passage.text for hit in hits],
-            question=question,
-            question_vector=vector,
+            [hit.passage.text for hit in found.hits],
+            question=found.query.text,
+            question_vector=found.vector,
             embedder=self.embedder,
         )
         return [
@@ -126,6 +184,7 @@ class AskService:
                 score=hit.score,
                 article_id=hit.passage.article_id,
                 passage_id=hit.passage.id,
+                outside_window=found.outside_window,
             )
-            for hit, spans in zip(hits, marks, strict=True)
+            for hit, spans in zip(found.hits, marks, strict=True)
         ]
