@@ -16,8 +16,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.adapters import terminal
-from bot.rendering.terminal import render_answer, render_ingest_report
+from bot.rendering.terminal import render_answer, render_ingest_report, render_poll
+from bot.scheduler import FeedPoller
 from bot.services.ask import QuestionError, validate_question
+from bot.services.feeds import FollowError
+from bot.services.ingest import IngestReport
 from bot.settings import Settings, SettingsError, load_settings
 from bot.wiring import Briefbot, NoArticlesError
 
@@ -51,7 +54,8 @@ class BarProgress:
         self._task: Any = None
 
     def start(self, total: int, description: str) -> None:
-        self._task = self._bar.add_task(description, total=total)
+        if total:
+            self._task = self._bar.add_task(description, total=total)
 
     def advance(self, amount: int = 1) -> None:
         if self._task is not None:
@@ -87,7 +91,7 @@ def _guarded(action: Callable[[], T]) -> T:
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except (UserError, QuestionError, NoArticlesError) as exc:
+    except (UserError, QuestionError, NoArticlesError, FollowError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
@@ -112,19 +116,95 @@ def _ready(bot: Briefbot) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (read recursively).")],
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="URLs, files or directories (read recursively)."),
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="Pasted article text; its first line is the title.")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Add articles from txt, md, html, json and jsonl files."""
+    """Add articles from URLs, pasted text, or txt, md, html, json, jsonl and pdf files."""
+
+    def run() -> None:
+        if not sources and text is None:
+            raise UserError("give URLs, files or directories to ingest, or --text")
+        bot = Briefbot(_settings(data_dir))
+        _ready(bot)
+        report = IngestReport()
+        if text is not None:
+            report = bot.ingest_service.ingest_text(text)
+        if sources:
+            with progress_bar() as progress:
+                found = bot.ingest_service.ingest_sources(sources, progress=progress)
+            report.extend(found)
+        if report.failures and not report.added and not report.duplicates:
+            errors.print(render_ingest_report(report), soft_wrap=True)
+            raise typer.Exit(1)
+        console.print(render_ingest_report(report))
+
+    _guarded(run)
+
+
+feeds_app = typer.Typer(help="Follow RSS and Atom feeds.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("add")
+def feeds_add(url: str, data_dir: DataDir = None) -> None:
+    """Follow a feed and ingest its current entries."""
 
     def run() -> None:
         bot = Briefbot(_settings(data_dir))
         _ready(bot)
-        with progress_bar() as progress:
-            report = bot.ingest_service.ingest_paths(paths, progress=progress)
-        console.print(render_ingest_report(report))
-        if report.failures and not report.added and not report.duplicates:
-            raise typer.Exit(1)
+        result = bot.feed_service.follow(url)
+        console.print(f"Following {result.feed.title or result.feed.url}")
+        console.print(render_poll(result))
+
+    _guarded(run)
+
+
+@feeds_app.command("remove")
+def feeds_remove(url: str, data_dir: DataDir = None) -> None:
+    """Stop following a feed (its articles stay)."""
+
+    def run() -> None:
+        if not Briefbot(_settings(data_dir)).feed_service.unfollow(url):
+            raise UserError(f"not following {url}")
+        console.print(f"Stopped following {url}")
+
+    _guarded(run)
+
+
+@feeds_app.command("list")
+def feeds_list(data_dir: DataDir = None) -> None:
+    """Show the followed feeds."""
+
+    def run() -> None:
+        feeds = Briefbot(_settings(data_dir)).feed_service.followed()
+        if not feeds:
+            console.print("No feeds followed yet — add one with: briefbot feeds add URL")
+        for feed in feeds:
+            polled = (
+                feed.last_polled_at.isoformat(timespec="minutes")
+                if feed.last_polled_at
+                else "never"
+            )
+            console.print(f"{feed.url}  {feed.title or ''}  (last polled {polled})")
+
+    _guarded(run)
+
+
+@feeds_app.command("poll")
+def feeds_poll(data_dir: DataDir = None) -> None:
+    """Poll every followed feed once and ingest new entries."""
+
+    def run() -> None:
+        bot = Briefbot(_settings(data_dir))
+        _ready(bot)
+        for result in bot.feed_service.poll_all():
+            console.print(render_poll(result))
 
     _guarded(run)
 
@@ -190,7 +270,16 @@ def _start_terminal(bot: Briefbot) -> None:
             errors.print(f"Indexed the sample corpus: {report.summary()}")
         bot.prepare(progress=progress)
     bot.require_articles()
-    terminal.chat(bot.ask_service, console=console)
+    poller = FeedPoller(
+        bot.feed_service,
+        interval=bot.settings.ingest.feed_interval_minutes * 60,
+        on_new=lambda result: console.print(f"[dim]{render_poll(result)}[/dim]"),
+    )
+    poller.start()
+    try:
+        terminal.chat(bot.ask_service, console=console)
+    finally:
+        poller.stop()
 
 
 @app.command()

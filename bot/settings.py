@@ -45,6 +45,25 @@ class RetrievalSettings(BaseModel):
     )
 
 
+class IngestSettings(BaseModel):
+    allow_private_networks: bool = Field(
+        default=False,
+        description="Let URLs and feeds reach loopback and private addresses (tests, intranets).",
+    )
+    timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    max_download_mb: float = Field(default=5.0, gt=0, le=500)
+    max_file_mb: float = Field(default=20.0, gt=0, le=1000)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    near_duplicate: float = Field(
+        default=0.97, ge=0.5, le=1.0, description="Article-embedding cosine of a republished copy."
+    )
+    feed_interval_minutes: float = Field(default=15.0, gt=0)
+    feed_max_entries: int = Field(
+        default=50, ge=1, description="Newest feed entries fetched in one poll."
+    )
+    user_agent: str = "briefbot/0.1 (+https://github.com/briefbot/briefbot)"
+
+
 class Settings(BaseSettings):
     """All configuration. Build it once (``load_settings``) and pass it down."""
 
@@ -59,6 +78,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    ingest: IngestSettings = IngestSettings()
     load_samples: bool = Field(
         default=True, description="Index the bundled sample corpus when the store is empty."
     )

@@ -6,10 +6,13 @@ from functools import cached_property
 from pathlib import Path
 
 from bot.services.ask import AskService
+from bot.services.feeds import FeedService
 from bot.services.ingest import IngestReport, IngestService
 from bot.settings import Settings
+from corpus.feeds import FeedStore
 from corpus.samples import SAMPLES_DIR
 from corpus.store import SQLiteStore
+from corpus.web import Fetcher
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.indexing import Indexer, Progress
 from retrieval.lexical import FTS5Index
@@ -67,6 +70,7 @@ class Briefbot:
             vectors=self.vectors,
             lexical=self.lexical,
             chunk_words=self.settings.retrieval.chunk_words,
+            near_duplicate=self.settings.ingest.near_duplicate,
         )
 
     @cached_property
@@ -97,8 +101,37 @@ class Briefbot:
         )
 
     @cached_property
+    def fetcher(self) -> Fetcher:
+        cfg = self.settings.ingest
+        return Fetcher(
+            allow_private=cfg.allow_private_networks,
+            timeout=cfg.timeout_seconds,
+            max_bytes=int(cfg.max_download_mb * 1_000_000),
+            max_redirects=cfg.max_redirects,
+            user_agent=cfg.user_agent,
+        )
+
+    @cached_property
     def ingest_service(self) -> IngestService:
-        return IngestService(self.indexer)
+        return IngestService(
+            self.indexer,
+            fetcher=self.fetcher,
+            max_file_bytes=int(self.settings.ingest.max_file_mb * 1_000_000),
+        )
+
+    @cached_property
+    def feeds(self) -> FeedStore:
+        return FeedStore(self.store_path)
+
+    @cached_property
+    def feed_service(self) -> FeedService:
+        cfg = self.settings.ingest
+        return FeedService(
+            self.feeds,
+            ingest=self.ingest_service,
+            fetcher=self.fetcher,
+            max_entries=cfg.feed_max_entries,
+        )
 
     def require_articles(self) -> None:
         """Fail fast, before any model loads, when there is nothing to answer from."""

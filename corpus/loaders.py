@@ -1,4 +1,4 @@
-"""Loaders: turn files and raw records (txt, md, html, json, jsonl) into articles.
+"""Loaders: turn files and raw records (txt, md, html, json, jsonl, pdf) into articles.
 
 Every loader reports per-item failures instead of raising, so one broken file or line
 never costs the rest of a batch.
@@ -6,7 +6,9 @@ never costs the rest of a batch.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,7 +17,11 @@ from typing import Any
 
 import dateparser
 import frontmatter
+import lxml.etree
+import lxml.html
 import trafilatura
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
 from trafilatura.settings import Document
 
 from corpus.model import Article, as_aware, normalise_text
@@ -130,17 +136,52 @@ def article_from_html(html: str | bytes, *, url: str | None = None) -> Article:
     )
 
 
-def _load_text_like(path: Path) -> Loaded:
-    raw = path.read_text(encoding="utf-8")
+_BLOCKS = ("p", "div", "br", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6")
+_BLANK_LINES = re.compile(r"\n\s*\n\s*")
+
+
+def article_from_fragment(fragment: str, *, title: str, **fields: Any) -> Article:
+    """A snippet of HTML from a feed entry: all of its text is the article, paragraphs kept.
+
+    Unlike a whole page there is no boilerplate to strip, so no main-text extraction is needed.
+    """
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        raise LoadError("the entry has no readable text") from None
+    for block in root.iter(*_BLOCKS):
+        block.text = "\n\n" + (block.text or "")
+        block.tail = "\n\n" + (block.tail or "")
+    text = _BLANK_LINES.sub("\n\n", root.text_content()).strip()
+    if not text:
+        raise LoadError("the entry has no text")
+    return Article(title=normalise_text(title), text=text, **fields)
+
+
+def _load_text_like(origin: str, data: bytes) -> Loaded:
+    raw = data.decode("utf-8")
     post = frontmatter.loads(raw)
     if post.metadata:
         record = {**post.metadata, "text": post.content}
-        return Loaded(articles=[(str(path), article_from_record(record))])
-    return Loaded(articles=[(str(path), article_from_text(raw))])
+        return Loaded(articles=[(origin, article_from_record(record))])
+    return Loaded(articles=[(origin, article_from_text(raw))])
 
 
-def _load_html(path: Path) -> Loaded:
-    return Loaded(articles=[(str(path), article_from_html(path.read_bytes()))])
+def _load_html(origin: str, data: bytes) -> Loaded:
+    return Loaded(articles=[(origin, article_from_html(data))])
+
+
+def _load_pdf(origin: str, data: bytes) -> Loaded:
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or None
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise LoadError("the PDF could not be read (it may be damaged or encrypted)") from exc
+    text = "\n\n".join(page.strip() for page in pages if page.strip())
+    if not text:
+        raise LoadError("the PDF has no extractable text (is it a scan?)")
+    return Loaded(articles=[(origin, article_from_text(text, title=title))])
 
 
 def _collect(items: Iterable[tuple[str, Any]], parse: Callable[[Any], object]) -> Loaded:
@@ -154,19 +195,19 @@ def _collect(items: Iterable[tuple[str, Any]], parse: Callable[[Any], object]) -
     return loaded
 
 
-def _load_json(path: Path) -> Loaded:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    records = data if isinstance(data, list) else [data]
-    return _collect(((f"{path}#{i}", r) for i, r in enumerate(records, start=1)), lambda r: r)
+def _load_json(origin: str, data: bytes) -> Loaded:
+    parsed = json.loads(data.decode("utf-8"))
+    records = parsed if isinstance(parsed, list) else [parsed]
+    return _collect(((f"{origin}#{i}", r) for i, r in enumerate(records, start=1)), lambda r: r)
 
 
-def _load_jsonl(path: Path) -> Loaded:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    numbered = ((f"{path}:{n}", line) for n, line in enumerate(lines, start=1) if line.strip())
+def _load_jsonl(origin: str, data: bytes) -> Loaded:
+    lines = data.decode("utf-8").splitlines()
+    numbered = ((f"{origin}:{n}", line) for n, line in enumerate(lines, start=1) if line.strip())
     return _collect(numbered, json.loads)
 
 
-LOADERS: dict[str, Callable[[Path], Loaded]] = {
+LOADERS: dict[str, Callable[[str, bytes], Loaded]] = {
     ".txt": _load_text_like,
     ".md": _load_text_like,
     ".markdown": _load_text_like,
@@ -174,7 +215,10 @@ LOADERS: dict[str, Callable[[Path], Loaded]] = {
     ".htm": _load_html,
     ".json": _load_json,
     ".jsonl": _load_jsonl,
+    ".pdf": _load_pdf,
 }
+SUPPORTED = ", ".join(sorted(LOADERS))
+MAX_FILE_BYTES = 20_000_000
 
 
 def _reason(exc: Exception) -> str:
@@ -187,14 +231,26 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def load_file(path: Path) -> Loaded:
-    loader = LOADERS.get(path.suffix.lower())
+def load_bytes(name: str, data: bytes, *, origin: str | None = None) -> Loaded:
+    """Load an uploaded or read file; its type comes from the extension of ``name``."""
+    origin = origin or name
+    loader = LOADERS.get(Path(name).suffix.lower())
     if loader is None:
-        supported = ", ".join(sorted(LOADERS))
-        return Loaded(failures=[LoadFailure(str(path), f"unsupported file type (use {supported})")])
+        return Loaded(failures=[LoadFailure(origin, f"unsupported file type (use {SUPPORTED})")])
     try:
-        return loader(path)
-    except (LoadError, OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        return loader(origin, data)
+    except (LoadError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        return Loaded(failures=[LoadFailure(origin, _reason(exc))])
+
+
+def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> Loaded:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            reason = f"the file is larger than {max_bytes / 1_000_000:g} MB"
+            return Loaded(failures=[LoadFailure(str(path), reason)])
+        return load_bytes(path.name, path.read_bytes(), origin=str(path))
+    except OSError as exc:
         return Loaded(failures=[LoadFailure(str(path), _reason(exc))])
 
 
@@ -209,11 +265,11 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def load_paths(paths: Iterable[Path]) -> Loaded:
+def load_paths(paths: Iterable[Path], *, max_bytes: int = MAX_FILE_BYTES) -> Loaded:
     loaded = Loaded()
     for path in iter_files(paths):
         if not path.exists():
             loaded.failures.append(LoadFailure(str(path), "no such file or directory"))
             continue
-        loaded.extend(load_file(path))
+        loaded.extend(load_file(path, max_bytes=max_bytes))
     return loaded

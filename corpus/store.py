@@ -34,6 +34,7 @@ class ArticleStore(Protocol):
     ) -> tuple[Article, list[Passage]]: ...
     def articles(self, ids: Iterable[int]) -> dict[int, Article]: ...
     def passages(self, ids: Iterable[int]) -> dict[int, Passage]: ...
+    def passage_ids_of(self, article_ids: Iterable[int]) -> dict[int, list[int]]: ...
     def iter_passages(self, *, batch_size: int = 512) -> Iterator[list[Passage]]: ...
     def passage_ids_published(
         self, *, after: datetime | None, before: datetime | None, include_undated: bool = False
@@ -202,6 +203,21 @@ class SQLiteStore:
                 (json_ids(wanted),),
             ).fetchall()
         return {row["id"]: _passage(row) for row in rows}
+
+    def passage_ids_of(self, article_ids: Iterable[int]) -> dict[int, list[int]]:
+        """Each article's passage ids, in reading order."""
+        wanted = list(set(article_ids))
+        found: dict[int, list[int]] = {article_id: [] for article_id in wanted}
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, article_id FROM passages"
+                " WHERE article_id IN (SELECT value FROM json_each(?))"
+                " ORDER BY article_id, ordinal",
+                (json_ids(wanted),),
+            ).fetchall()
+        for row in rows:
+            found[row["article_id"]].append(row["id"])
+        return found
 
     def iter_passages(self, *, batch_size: int = 512) -> Iterator[list[Passage]]:
         last = 0

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from corpus.model import Article
-from corpus.store import ArticleStore, Passage
+from corpus.store import ArticleStore
 from retrieval.chunking import chunk_spans
-from retrieval.embedding import Embedder
+from retrieval.embedding import Embedder, Vectors
 from retrieval.lexical import LexicalIndex
 from retrieval.vector_index import VectorIndex
 
@@ -45,6 +47,20 @@ def embedding_text(title: str, passage: str) -> str:
     return f"{title}\n{passage}"
 
 
+def _mean_direction(vectors: Vectors) -> Vectors:
+    """One unit vector for a whole article: the normalised mean of its passage vectors."""
+    mean = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    result: Vectors = mean / norm if norm else mean
+    return result
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    article: Article
+    spans: list[tuple[int, int]]
+
+
 class Indexer:
     def __init__(
         self,
@@ -54,48 +70,92 @@ class Indexer:
         vectors: VectorIndex,
         lexical: LexicalIndex,
         chunk_words: int,
+        near_duplicate: float = 0.97,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.vectors = vectors
         self.lexical = lexical
         self.chunk_words = chunk_words
+        self.near_duplicate = near_duplicate
 
     def add(
         self, articles: Sequence[Article], *, progress: Progress | None = None
     ) -> list[Indexed]:
-        """Store and index articles incrementally; duplicates are reported, never stored twice."""
+        """Store and index articles incrementally; duplicates are reported, never stored twice.
+
+        An exact duplicate shares a canonical URL or content hash with a stored article; a near
+        duplicate (the same story republished with trivial edits) has an article embedding, the
+        mean of its passage vectors, at least ``near_duplicate`` cosine-similar to a stored one.
+        """
         if progress:
             progress.start(len(articles), "Indexing articles")
         outcomes: list[Indexed] = []
-        pending: list[tuple[str, Passage]] = []
+        group: list[_Candidate | Indexed] = []
+        pending = 0
         for article in articles:
             duplicate = self.store.find_duplicate(article)
             if duplicate is not None:
-                outcomes.append(Indexed(article, duplicate_of=duplicate))
-            else:
-                spans = [
-                    (s.start, s.end) for s in chunk_spans(article.text, max_words=self.chunk_words)
-                ]
-                stored, passages = self.store.add(article, spans)
-                outcomes.append(Indexed(stored, passages=len(passages)))
-                pending.extend((stored.title, p) for p in passages)
-                if len(pending) >= _GROUP_PASSAGES:
-                    self._index(pending[:_GROUP_PASSAGES])
-                    pending = pending[_GROUP_PASSAGES:]
-            if progress:
-                progress.advance()
-        self._index(pending)
+                group.append(Indexed(article, duplicate_of=duplicate))
+                continue
+            chunks = chunk_spans(article.text, max_words=self.chunk_words)
+            group.append(_Candidate(article, [(c.start, c.end) for c in chunks]))
+            pending += len(chunks)
+            if pending >= _GROUP_PASSAGES:
+                outcomes.extend(self._add_group(group, progress))
+                group, pending = [], 0
+        outcomes.extend(self._add_group(group, progress))
         if any(o.passages for o in outcomes):
             self.vectors.save()
         return outcomes
 
-    def _index(self, items: Sequence[tuple[str, Passage]]) -> None:
-        if not items:
-            return
-        vectors = self.embedder.embed([embedding_text(title, p.text) for title, p in items])
-        self.vectors.add([p.id for _, p in items], vectors)
-        self.lexical.add([(p.id, title, p.text) for title, p in items])
+    def _add_group(
+        self, group: list[_Candidate | Indexed], progress: Progress | None
+    ) -> list[Indexed]:
+        """Embed a group in one call, then store its articles one by one.
+
+        One at a time, so that a near duplicate inside the same group is caught by the copy
+        stored just before it.
+        """
+        candidates = [item for item in group if isinstance(item, _Candidate)]
+        texts = [
+            embedding_text(c.article.title, c.article.text[start:end])
+            for c in candidates
+            for start, end in c.spans
+        ]
+        vectors = self.embedder.embed(texts)
+        per_article = iter(np.split(vectors, np.cumsum([len(c.spans) for c in candidates])[:-1]))
+        outcomes = []
+        for item in group:
+            outcome = item if isinstance(item, Indexed) else self._store(item, next(per_article))
+            outcomes.append(outcome)
+            if progress:
+                progress.advance()
+        return outcomes
+
+    def _store(self, candidate: _Candidate, vectors: Vectors) -> Indexed:
+        # Checked again: an earlier article of the same group may have been this one.
+        duplicate = self.store.find_duplicate(candidate.article) or self._near_duplicate(vectors)
+        if duplicate is not None:
+            return Indexed(candidate.article, duplicate_of=duplicate)
+        stored, passages = self.store.add(candidate.article, candidate.spans)
+        self.vectors.add([p.id for p in passages], vectors)
+        self.lexical.add([(p.id, stored.title, p.text) for p in passages])
+        return Indexed(stored, passages=len(passages))
+
+    def _near_duplicate(self, vectors: Vectors) -> Article | None:
+        """A stored article whose article embedding is almost the same as this one's."""
+        if not len(vectors) or not len(self.vectors):
+            return None
+        direction = _mean_direction(vectors)
+        hits = self.vectors.search(direction, 8)
+        passages = self.store.passages(pid for pid, score in hits if score >= 0.5)
+        article_ids = {p.article_id for p in passages.values()}
+        for article_id, ids in self.store.passage_ids_of(article_ids).items():
+            other = _mean_direction(self.vectors.vectors(ids))
+            if float(other @ direction) >= self.near_duplicate:
+                return self.store.articles([article_id])[article_id]
+        return None
 
     def is_consistent(self) -> bool:
         expected = self.store.count_passages()
@@ -110,7 +170,12 @@ class Indexer:
             progress.start(self.store.count_passages(), "Rebuilding the search index")
         for batch in self.store.iter_passages(batch_size=_GROUP_PASSAGES):
             titles = self.store.articles(p.article_id for p in batch)
-            self._index([(titles[p.article_id].title, p) for p in batch])
+            items = [(titles[p.article_id].title, p) for p in batch]
+            self.vectors.add(
+                [p.id for _, p in items],
+                self.embedder.embed([embedding_text(title, p.text) for title, p in items]),
+            )
+            self.lexical.add([(p.id, title, p.text) for title, p in items])
             if progress:
                 progress.advance(len(batch))
         self.vectors.save()

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.http_server import LoopbackServer, Reply
+
 KIM = "What did Kim Jong Un inspect in Vladivostok?"
 
 
@@ -72,3 +74,47 @@ def test_ask_json_and_stdin_protocol(sample_data_dir: Path) -> None:
     replies = [json.loads(line) for line in streamed.stdout.splitlines()]
     assert [r["found"] for r in replies] == [True, False]
     assert replies[0]["quotes"][0]["source"] == "TASS"
+
+
+def test_ingest_a_url_then_follow_a_feed(tmp_path: Path, http_server: LoopbackServer) -> None:
+    page = (Path(__file__).parent / "pages" / "article.html").read_bytes()
+    http_server.routes["/article.html"] = Reply(headers={"Content-Type": "text/html"}, body=page)
+    url = http_server.url("/article.html")
+    data = ["--data-dir", str(tmp_path)]
+
+    refused = _one_line_error(briefbot("ingest", url, *data))
+    assert "private network" in refused and url in refused
+    assert http_server.requests == []
+
+    allowed = {"BRIEFBOT_INGEST__ALLOW_PRIVATE_NETWORKS": "true"}
+    added = briefbot("ingest", url, *data, env=allowed)
+    assert added.returncode == 0, added.stderr
+    assert "Glacier retreat speeds up in the Alps" in added.stdout
+    assert "2024-08-14" in added.stdout
+    answer = json.loads(
+        briefbot("ask", "--json", "How much ice did Swiss glaciers lose?", *data).stdout
+    )
+    assert answer["quotes"][0]["title"] == "Glacier retreat speeds up in the Alps"
+    assert "four percent" in answer["quotes"][0]["highlight"]
+
+    def rss(*titles: str) -> Reply:
+        items = "".join(
+            f"<item><title>{t}</title><guid>{t}</guid><description>{t} happened in the valley"
+            " today, officials said, and more news is expected soon.</description></item>"
+            for t in titles
+        )
+        body = f'<rss version="2.0"><channel><title>Wire</title>{items}</channel></rss>'
+        return Reply(headers={"Content-Type": "application/rss+xml"}, body=body.encode())
+
+    http_server.routes["/feed.xml"] = rss("Storm warning issued", "Market day moved")
+    feed = http_server.url("/feed.xml")
+    followed = briefbot("feeds", "add", feed, *data, env=allowed)
+    assert followed.returncode == 0, followed.stderr
+    assert "2 new" in followed.stdout
+    http_server.routes["/feed.xml"] = rss(
+        "Storm warning issued", "Market day moved", "Road reopens"
+    )
+    polled = briefbot("feeds", "poll", *data, env=allowed)
+    assert polled.returncode == 0, polled.stderr
+    assert "Wire: 1 new, 0 duplicates, 0 failed" in polled.stdout
+    assert "feed.xml" in briefbot("feeds", "list", *data).stdout

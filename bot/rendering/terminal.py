@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from bot.services.ask import Answer, Quote
+from bot.services.feeds import PollResult
 from bot.services.ingest import IngestReport
 
 
@@ -50,7 +51,10 @@ def render_answer(answer: Answer) -> RenderableType:
 
 
 def render_ingest_report(report: IngestReport, *, list_added: int = 20) -> RenderableType:
-    """Every duplicate and failure with its reason; added articles listed while there are few."""
+    """Every duplicate and failure with its reason; added articles listed while there are few.
+
+    A single item is reported in one line, without the summary.
+    """
     lines = Text()
     for article in report.added if len(report.added) <= list_added else []:
         lines.append("added  ", style="green")
@@ -62,5 +66,20 @@ def render_ingest_report(report: IngestReport, *, list_added: int = 20) -> Rende
     for failure in report.failures:
         lines.append("failed ", style="red")
         lines.append(f"{failure.origin}: {failure.reason}\n")
-    lines.append(report.summary(), style="bold")
+    if report.items == 1:
+        lines.rstrip()
+    else:
+        lines.append(report.summary(), style="bold")
     return lines
+
+
+def render_poll(result: PollResult) -> str:
+    feed = result.feed.title or result.feed.url
+    if result.error:
+        return f"{feed}: {result.error}"
+    if result.not_modified:
+        return f"{feed}: not modified since the last poll"
+    report = result.report
+    return f"{feed}: {len(report.added)} new, {len(report.duplicates)} duplicates, " + (
+        f"{len(report.failures)} failed"
+    )

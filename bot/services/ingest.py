@@ -1,4 +1,5 @@
-"""The ingest service: files and records in, articles stored and indexed, every outcome reported."""
+"""The ingest service: URLs, pasted text, files and records in; articles stored and indexed; every
+outcome reported to the person who asked."""
 
 from __future__ import annotations
 
@@ -6,8 +7,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.loaders import LoadFailure, load_paths
+from corpus.loaders import (
+    MAX_FILE_BYTES,
+    Loaded,
+    LoadError,
+    LoadFailure,
+    article_from_html,
+    article_from_text,
+    load_bytes,
+    load_paths,
+)
 from corpus.model import Article
+from corpus.web import ARTICLE_TYPES, Fetcher, FetchError
 from retrieval.indexing import Indexed, Indexer, Progress
 
 
@@ -25,6 +36,16 @@ class IngestReport:
     duplicates: list[Duplicate] = field(default_factory=list)
     failures: list[LoadFailure] = field(default_factory=list)
 
+    def extend(self, other: IngestReport) -> None:
+        self.added += other.added
+        self.passages += other.passages
+        self.duplicates += other.duplicates
+        self.failures += other.failures
+
+    @property
+    def items(self) -> int:
+        return len(self.added) + len(self.duplicates) + len(self.failures)
+
     def summary(self) -> str:
         return (
             f"{len(self.added)} added ({self.passages} passages), "
@@ -32,18 +53,65 @@ class IngestReport:
         )
 
 
+def is_url(value: str) -> bool:
+    return value.lower().startswith(("http://", "https://"))
+
+
 class IngestService:
-    def __init__(self, indexer: Indexer) -> None:
+    """Every way of adding articles ends in ``ingest_articles``; one failure never stops a batch."""
+
+    def __init__(
+        self, indexer: Indexer, *, fetcher: Fetcher, max_file_bytes: int = MAX_FILE_BYTES
+    ) -> None:
         self.indexer = indexer
+        self.fetcher = fetcher
+        self.max_file_bytes = max_file_bytes
+
+    def fetch_article(self, url: str) -> Article:
+        """Download a page and extract its article; raises FetchError or LoadError."""
+        page = self.fetcher.fetch(url, accept=ARTICLE_TYPES)
+        if page.content_type == "text/plain":
+            text = page.body.decode(page.charset or "utf-8", errors="replace")
+            return article_from_text(text, url=page.url)
+        return article_from_html(page.body, url=page.url)
+
+    def ingest_sources(
+        self, sources: Iterable[str], *, progress: Progress | None = None
+    ) -> IngestReport:
+        """Ingest a mix of URLs and file or directory paths, as given on the command line."""
+        loaded = Loaded()
+        paths = []
+        for source in sources:
+            if is_url(source):
+                loaded.extend(self._fetch(source))
+            else:
+                paths.append(Path(source))
+        loaded.extend(load_paths(paths, max_bytes=self.max_file_bytes))
+        return self._ingest(loaded, progress)
 
     def ingest_paths(
         self, paths: Iterable[Path], *, progress: Progress | None = None
     ) -> IngestReport:
-        """Ingest files and directories (recursively); a broken file never stops the batch."""
-        loaded = load_paths(paths)
-        report = self.ingest_articles(loaded.articles, progress=progress)
-        report.failures[:0] = loaded.failures
-        return report
+        """Ingest files and directories (recursively)."""
+        return self._ingest(load_paths(paths, max_bytes=self.max_file_bytes), progress)
+
+    def ingest_url(self, url: str) -> IngestReport:
+        return self._ingest(self._fetch(url), None)
+
+    def ingest_text(self, text: str, *, title: str | None = None) -> IngestReport:
+        """Pasted text: the first line is the title unless one is given."""
+        try:
+            loaded = Loaded(articles=[("pasted text", article_from_text(text, title=title))])
+        except LoadError as exc:
+            loaded = Loaded(failures=[LoadFailure("pasted text", str(exc))])
+        return self._ingest(loaded, None)
+
+    def ingest_upload(self, name: str, data: bytes) -> IngestReport:
+        """A file shared in chat; its type comes from its name."""
+        if len(data) > self.max_file_bytes:
+            reason = f"the file is larger than {self.max_file_bytes / 1_000_000:g} MB"
+            return IngestReport(failures=[LoadFailure(name, reason)])
+        return self._ingest(load_bytes(name, data), None)
 
     def ingest_articles(
         self, items: Sequence[tuple[str, Article]], *, progress: Progress | None = None
@@ -53,6 +121,17 @@ class IngestService:
         report = IngestReport()
         for (origin, _), outcome in zip(items, outcomes, strict=True):
             self._record(report, origin, outcome)
+        return report
+
+    def _fetch(self, url: str) -> Loaded:
+        try:
+            return Loaded(articles=[(url, self.fetch_article(url))])
+        except (FetchError, LoadError) as exc:
+            return Loaded(failures=[LoadFailure(url, str(exc))])
+
+    def _ingest(self, loaded: Loaded, progress: Progress | None) -> IngestReport:
+        report = self.ingest_articles(loaded.articles, progress=progress)
+        report.failures[:0] = loaded.failures
         return report
 
     @staticmethod

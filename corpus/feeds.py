@@ -1,0 +1,228 @@
+"""RSS/Atom feeds: parsing entries and remembering which were seen."""
+
+from __future__ import annotations
+
+import builtins
+import calendar
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import feedparser
+
+from corpus.model import utcnow
+from corpus.store import connect
+
+_NOT_A_FEED = "That address doesn't serve an RSS or Atom feed."
+
+
+class FeedError(Exception):
+    """A document that is not a usable feed; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedEntry:
+    """One item of a feed. ``key`` identifies it across polls, even when the feed repeats it."""
+
+    key: str
+    link: str | None
+    title: str
+    published_at: datetime | None
+    author: str | None
+    content_html: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParsedFeed:
+    """A feed's channel and its entries, each key once (first wins: feeds do repeat items)."""
+
+    title: str | None
+    link: str | None
+    entries: list[FeedEntry]
+
+
+def parse_feed(data: bytes, *, url: str) -> ParsedFeed:
+    """Parse a fetched feed; ``url`` is where it came from, the base for relative links."""
+    # Telling feedparser where the document lives makes it resolve relative links (and xml:base)
+    # in entry links and content; application/xml lets the XML declaration choose the encoding.
+    headers = {"content-location": url, "content-type": "application/xml"}
+    parsed = feedparser.parse(data, response_headers=headers)
+    feed = parsed.get("feed", {})
+    if not parsed.entries and (
+        not parsed.get("version") or (parsed.bozo and not feed.get("title"))
+    ):
+        raise FeedError(_NOT_A_FEED)
+    entries: dict[str, FeedEntry] = {}
+    for raw in parsed.entries:
+        entry = _entry(raw)
+        entries.setdefault(entry.key, entry)
+    return ParsedFeed(
+        title=feed.get("title") or None,
+        link=feed.get("link") or None,
+        entries=list(entries.values()),
+    )
+
+
+def _entry(raw: Any) -> FeedEntry:
+    title = raw.get("title") or ""
+    link = raw.get("link") or None
+    published = _utc(raw.get("published_parsed") or raw.get("updated_parsed"))
+    if raw.get("id"):
+        key = f"id:{raw['id']}"
+    elif link:
+        key = f"link:{link}"
+    else:
+        key = f"title:{title}|{published.isoformat() if published else ''}"
+    content = raw.get("content") or []
+    return FeedEntry(
+        key=key,
+        link=link,
+        title=title,
+        published_at=published,
+        author=raw.get("author") or None,
+        content_html=(content[0].get("value") if content else None) or raw.get("summary") or None,
+    )
+
+
+def _utc(value: time.struct_time | None) -> datetime | None:
+    # feedparser has already converted the date to UTC; its struct_time just doesn't say so.
+    return datetime.fromtimestamp(calendar.timegm(value), UTC) if value else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Feed:
+    """A followed feed. ``polls`` counts successful polls; at 0 the first poll ingests quietly."""
+
+    id: int
+    url: str
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    added_at: datetime
+    last_polled_at: datetime | None
+    polls: int
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    title TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    added_at TEXT NOT NULL,
+    last_polled_at TEXT,
+    polls INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS feed_entries (
+    feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (feed_id, key)
+) WITHOUT ROWID;
+"""
+
+
+def _feed(row: sqlite3.Row) -> Feed:
+    polled = row["last_polled_at"]
+    return Feed(
+        id=row["id"],
+        url=row["url"],
+        title=row["title"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        added_at=datetime.fromisoformat(row["added_at"]),
+        last_polled_at=datetime.fromisoformat(polled) if polled else None,
+        polls=row["polls"],
+    )
+
+
+class FeedStore:
+    """Followed feeds and the entry keys already seen, in SQLite (may share the article file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = connect(path)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def add(self, url: str, *, title: str | None = None) -> tuple[Feed, bool]:
+        """Follow ``url``; the flag says whether it is new. Following it again changes nothing."""
+        with self._lock:
+            row = self._conn.execute(
+                "INSERT INTO feeds (url, title, added_at) VALUES (?,?,?)"
+                " ON CONFLICT(url) DO NOTHING RETURNING *",
+                (url, title, utcnow().isoformat()),
+            ).fetchone()
+            if row is not None:
+                return _feed(row), True
+            row = self._conn.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        return _feed(row), False
+
+    def remove(self, url: str) -> bool:
+        """Stop following ``url``; its seen entries go with it (ON DELETE CASCADE)."""
+        with self._lock:
+            return self._conn.execute("DELETE FROM feeds WHERE url = ?", (url,)).rowcount > 0
+
+    def get(self, url: str) -> Feed | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        return _feed(row) if row else None
+
+    def list(self) -> builtins.list[Feed]:
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM feeds ORDER BY id").fetchall()
+        return [_feed(row) for row in rows]
+
+    def unseen(self, feed_id: int, keys: Sequence[str]) -> builtins.list[str]:
+        """The keys not yet marked seen, each once, in the order given."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key FROM feed_entries"
+                " WHERE feed_id = ? AND key IN (SELECT value FROM json_each(?))",
+                (feed_id, json.dumps(list(keys))),
+            ).fetchall()
+        seen = {row[0] for row in rows}
+        return [key for key in dict.fromkeys(keys) if key not in seen]
+
+    def mark_seen(self, feed_id: int, keys: Sequence[str]) -> None:
+        at = utcnow().isoformat()
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO feed_entries (feed_id, key, seen_at) VALUES (?,?,?)",
+                    [(feed_id, key, at) for key in keys],
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def record_poll(
+        self,
+        feed_id: int,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        title: str | None,
+        at: datetime,
+    ) -> None:
+        """Count a successful poll. Validators are replaced, so a dropped ETag isn't resent."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE feeds SET etag = ?, last_modified = ?, title = COALESCE(?, title),"
+                " last_polled_at = ?, polls = polls + 1 WHERE id = ?",
+                (etag, last_modified, title, at.isoformat(), feed_id),
+            )

@@ -1,0 +1,127 @@
+"""A loopback HTTP server for tests that fetch URLs: canned routes, recorded requests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+import pytest
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """What a route answers. An iterable body is streamed as it comes, without Content-Length
+    unless the headers give one; ``delay`` seconds pass before the status line is sent."""
+
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | Iterable[bytes] = b""
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request as the server saw it; header names are lower-cased."""
+
+    path: str
+    headers: Mapping[str, str]
+
+
+# A route is a fixed reply or a function of the request headers (for conditional GET and the like).
+Route = Reply | Callable[[Mapping[str, str]], Reply]
+
+
+def chunks(size: int, *, chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """``size`` bytes in ``chunk``-sized pieces, made lazily so large bodies cost no memory."""
+    piece = b"x" * chunk
+    for start in range(0, size, chunk):
+        yield piece[: min(chunk, size - start)]
+
+
+class LoopbackServer:
+    """A threaded HTTP/1.0 server on 127.0.0.1 with an OS-chosen port.
+
+    Unknown paths answer 404. ``close()`` wakes any delayed reply, so a test that gave up
+    on a slow route does not hold up shutdown.
+    """
+
+    def __init__(self, routes: Mapping[str, Route] | None = None) -> None:
+        self.routes: dict[str, Route] = dict(routes or {})
+        self.requests: list[Received] = []
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> LoopbackServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _answer(self, path: str, headers: Mapping[str, str]) -> Reply:
+        self.requests.append(Received(path, headers))
+        route = self.routes.get(path.partition("?")[0])
+        if route is None:
+            return Reply(status=404, headers={"Content-Type": "text/plain"}, body=b"not found")
+        return route if isinstance(route, Reply) else route(headers)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                reply = server._answer(self.path, headers)
+                if reply.delay and server._stopping.wait(reply.delay):
+                    return
+                try:
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    body = reply.body
+                    given = {name.lower() for name in reply.headers}
+                    if isinstance(body, bytes) and "content-length" not in given:
+                        self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for piece in [body] if isinstance(body, bytes) else body:
+                        self.wfile.write(piece)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading, which is what size-limit tests expect
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # keep pytest output clean
+
+        return Handler
+
+
+# Named apart from the fixture so that test parameters called ``http_server`` don't shadow it.
+@pytest.fixture(name="http_server")
+def http_server_fixture() -> Iterator[LoopbackServer]:
+    """A running loopback server; set ``routes`` in the test, read ``requests`` after."""
+    with LoopbackServer() as server:
+        yield server

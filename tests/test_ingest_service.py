@@ -1,0 +1,314 @@
+"""Adding articles by URL, text, upload and feed, against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+
+import pytest
+
+from bot.services.feeds import FeedService
+from bot.services.ingest import IngestService
+from bot.wiring import Briefbot
+from corpus.web import Fetcher
+from tests.conftest import MakeBot
+from tests.http_server import LoopbackServer, Reply, chunks
+
+ARTICLE = (Path(__file__).parent / "pages" / "article.html").read_bytes()
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+BOILERPLATE = ["Subscribe", "ADVERTISEMENT", "HikerFan99", "Cookie settings", "alpine huts"]
+
+
+def loopback_only(ip: IPv4Address | IPv6Address) -> bool:
+    return ip == IPv4Address("127.0.0.1")
+
+
+@pytest.fixture
+def bot(make_bot: MakeBot) -> Briefbot:
+    bot = make_bot(ingest={"allow_private_networks": True, "timeout_seconds": 2.0})
+    bot.prepare()
+    return bot
+
+
+def strict_service(bot: Briefbot, **fetcher: object) -> IngestService:
+    """Like the bot's own service, but only the test server counts as a public address."""
+    return IngestService(
+        bot.indexer,
+        fetcher=Fetcher(address_allowed=loopback_only, **fetcher),  # type: ignore[arg-type]
+    )
+
+
+def test_a_news_page_is_stored_without_its_boilerplate(
+    bot: Briefbot, http_server: LoopbackServer
+) -> None:
+    http_server.routes["/news/glacier"] = Reply(headers=HTML, body=ARTICLE)
+    report = bot.ingest_service.ingest_url(http_server.url("/news/glacier?utm_source=rss#top"))
+    assert report.failures == []
+    [article] = report.added
+    assert article.title == "Glacier retreat speeds up in the Alps"
+    assert (
+        article.published_at is not None and article.published_at.date().isoformat() == "2024-08-14"
+    )
+    assert article.author == "Lena Brunner"
+    assert "four percent of their remaining ice volume" in article.text
+    assert "new reservoirs to replace the meltwater" in article.text
+    for junk in BOILERPLATE:
+        assert junk not in article.text
+    assert article.canonical_url == http_server.url("/news/glacier")
+    answer = bot.ask_service.ask(
+        "How much ice did Swiss glaciers lose?", now=datetime(2024, 9, 1, tzinfo=UTC)
+    )
+    assert answer.quotes[0].title == "Glacier retreat speeds up in the Alps"
+    # The same page behind another tracking link is a duplicate, not a second article.
+    again = bot.ingest_service.ingest_url(http_server.url("/news/glacier?utm_medium=email"))
+    assert again.added == [] and again.duplicates[0].of.id == article.id
+
+
+def test_redirects_are_followed_and_the_final_url_kept(
+    bot: Briefbot, http_server: LoopbackServer
+) -> None:
+    http_server.routes["/short"] = Reply(status=301, headers={"Location": "/hop"})
+    http_server.routes["/hop"] = Reply(status=302, headers={"Location": http_server.url("/story")})
+    http_server.routes["/story"] = Reply(headers=HTML, body=ARTICLE)
+    [article] = bot.ingest_service.ingest_url(http_server.url("/short")).added
+    assert article.url == http_server.url("/story")
+
+
+@pytest.mark.parametrize(
+    ("route", "message"),
+    [
+        (
+            Reply(status=302, headers={"Location": "http://169.254.169.254/latest/meta-data"}),
+            "private network",
+        ),
+        (Reply(status=302, headers={"Location": "http://10.0.0.7/admin"}), "private network"),
+        (Reply(headers={"Content-Type": "text/html"}, body=chunks(20_000_000)), "larger than 5 MB"),
+        (
+            Reply(headers={"Content-Type": "image/png"}, body=b"\x89PNG\r\n\x1a\n" + b"0" * 100),
+            "image",
+        ),
+        (Reply(headers=HTML, body=b"<html><body></body></html>"), "this page has no article text"),
+        (Reply(headers=HTML, body=ARTICLE, delay=3.0), "took too long"),
+        (Reply(status=404), "404"),
+    ],
+)
+def test_refusals_explain_themselves_and_store_nothing(
+    bot: Briefbot, http_server: LoopbackServer, route: Reply, message: str
+) -> None:
+    http_server.routes["/page"] = route
+    service = strict_service(bot, max_bytes=5_000_000, timeout=1.0)
+    report = service.ingest_url(http_server.url("/page"))
+    assert report.added == []
+    [failure] = report.failures
+    assert message in failure.reason
+    assert bot.store.count_articles() == 0
+
+
+def test_loopback_is_refused_unless_private_networks_are_allowed(
+    make_bot: MakeBot, http_server: LoopbackServer
+) -> None:
+    http_server.routes["/story"] = Reply(headers=HTML, body=ARTICLE)
+    strict = make_bot()
+    [failure] = strict.ingest_service.ingest_url(http_server.url("/story")).failures
+    assert "private network" in failure.reason
+    assert http_server.requests == []
+    for bad in ["ftp://example.org/file", "not a url at all", "http://"]:
+        [failure] = strict.ingest_service.ingest_url(bad).failures
+        assert "web address" in failure.reason
+
+
+def test_a_republished_copy_is_a_near_duplicate(bot: Briefbot, http_server: LoopbackServer) -> None:
+    http_server.routes["/a"] = Reply(headers=HTML, body=ARTICLE)
+    copy = ARTICLE.replace(
+        b"the glacier monitoring network said on Wednesday",
+        b"the monitoring network said Wednesday",
+    )
+    copy = copy.replace(b"Mountain Herald", b"Valley Times")
+    http_server.routes["/b"] = Reply(headers=HTML, body=copy)
+    [original] = bot.ingest_service.ingest_url(http_server.url("/a")).added
+    report = bot.ingest_service.ingest_url(http_server.url("/b"))
+    assert report.added == []
+    assert report.duplicates[0].of.id == original.id
+    # A different story on the same topic is not a duplicate.
+    other = b"<html><body><article><h1>Alpine reservoirs planned</h1><p>" + (
+        b"Valais will build three reservoirs to store water for farms as the glaciers melt. "
+        b"The canton's parliament approved the money on Tuesday after a long debate.</p>"
+        b"</article></body></html>"
+    )
+    http_server.routes["/c"] = Reply(headers=HTML, body=other)
+    assert len(bot.ingest_service.ingest_url(http_server.url("/c")).added) == 1
+
+
+def test_a_batch_with_a_broken_item_stores_the_rest(
+    bot: Briefbot, http_server: LoopbackServer, tmp_path: Path
+) -> None:
+    http_server.routes["/good"] = Reply(headers=HTML, body=ARTICLE)
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 this is not really a pdf")
+    note = tmp_path / "note.md"
+    note.write_text("---\ntitle: Council meets\nsource: Town Hall\n---\nThe council met on Monday.")
+    report = bot.ingest_service.ingest_sources(
+        [http_server.url("/good"), http_server.url("/missing"), str(broken), str(note)]
+    )
+    assert sorted(a.title for a in report.added) == [
+        "Council meets",
+        "Glacier retreat speeds up in the Alps",
+    ]
+    reasons = {Path(f.origin).name: f.reason for f in report.failures}
+    assert "404" in reasons["missing"]
+    assert "PDF could not be read" in reasons["broken.pdf"]
+
+
+def test_pasted_text_and_uploads(bot: Briefbot) -> None:
+    [pasted] = bot.ingest_service.ingest_text(
+        "Port strike ends\nDock workers returned to work on Friday."
+    ).added
+    assert (pasted.title, pasted.text) == (
+        "Port strike ends",
+        "Dock workers returned to work on Friday.",
+    )
+    [failure] = bot.ingest_service.ingest_text("   ").failures
+    assert "no article text" in failure.reason
+    [upload] = bot.ingest_service.ingest_upload(
+        "brief.txt", b"Mayor resigns\nThe mayor resigned."
+    ).added
+    assert upload.title == "Mayor resigns"
+    [refused] = bot.ingest_service.ingest_upload("photo.jpg", b"\xff\xd8\xff").failures
+    assert "unsupported file type" in refused.reason
+
+
+RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Valley Wire</title>
+<link>{base}/</link><description>News</description>{items}</channel></rss>"""
+RSS_ITEM = """<item><title>{title}</title><link>{base}/items/{slug}</link><guid>{slug}</guid>
+<pubDate>{date}</pubDate><description>{text}</description></item>"""
+ATOM = """<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">
+<title>Atom Wire</title><id>urn:atom-wire</id><updated>2024-08-15T10:00:00Z</updated>
+{entries}</feed>"""
+ATOM_ENTRY = """<entry><title>{title}</title><id>urn:{slug}</id><link href="/items/{slug}"/>
+<updated>2024-08-15T10:00:00Z</updated>
+<content type="html">&lt;p&gt;{text}&lt;/p&gt;</content></entry>"""
+
+STORIES = {
+    "ferry": (
+        "Ferry service resumes",
+        "The island ferry resumed service after storm repairs to its pier were finished.",
+    ),
+    "school": (
+        "New school opens",
+        "A new primary school with room for 400 pupils opened in the north of the town.",
+    ),
+    "bridge": (
+        "Bridge closed for repairs",
+        "The old stone bridge will close for six weeks while engineers repair cracks.",
+    ),
+}
+
+
+def article_page(title: str, text: str) -> bytes:
+    more = "Officials said more details would follow next week."
+    return (
+        f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+        f"<p>{text}</p><p>{text} {more}</p></article></body></html>"
+    ).encode()
+
+
+def serve_feed(server: LoopbackServer, path: str, body: str, content_type: str) -> None:
+    """Serve a feed with an ETag, answering 304 when the client already has this version."""
+    etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+    modified = format_datetime(datetime(2024, 8, 15, 10, tzinfo=UTC), usegmt=True)
+
+    def route(headers: Mapping[str, str]) -> Reply:
+        if headers.get("if-none-match") == etag:
+            return Reply(status=304, headers={"ETag": etag})
+        return Reply(
+            headers={"Content-Type": content_type, "ETag": etag, "Last-Modified": modified},
+            body=body.encode(),
+        )
+
+    server.routes[path] = route
+
+
+@pytest.mark.parametrize("kind", ["rss", "atom"])
+def test_a_feed_ingests_new_entries_once(
+    bot: Briefbot, http_server: LoopbackServer, kind: str
+) -> None:
+    base = http_server.url("").rstrip("/")
+    for slug, (title, text) in STORIES.items():
+        http_server.routes[f"/items/{slug}"] = Reply(headers=HTML, body=article_page(title, text))
+
+    def feed(slugs: list[str]) -> str:
+        if kind == "rss":
+            items = "".join(
+                RSS_ITEM.format(
+                    base=base,
+                    slug=s,
+                    title=STORIES[s][0],
+                    text=STORIES[s][1],
+                    date="Thu, 15 Aug 2024 08:00:00 GMT",
+                )
+                for s in slugs
+            )
+            return RSS.format(base=base, items=items)
+        entries = "".join(
+            ATOM_ENTRY.format(slug=s, title=STORIES[s][0], text=STORIES[s][1]) for s in slugs
+        )
+        return ATOM.format(entries=entries)
+
+    content_type = "application/rss+xml" if kind == "rss" else "application/atom+xml"
+    # The first version repeats one entry, as real feeds sometimes do.
+    serve_feed(http_server, "/feed", feed(["ferry", "school", "ferry"]), content_type)
+    service: FeedService = bot.feed_service
+    first = service.follow(http_server.url("/feed"))
+    assert not first.announce
+    assert sorted(a.title for a in first.report.added) == [
+        "Ferry service resumes",
+        "New school opens",
+    ]
+
+    unchanged = service.poll_all()
+    assert [r.not_modified for r in unchanged] == [True]
+    assert http_server.requests[-1].headers.get("if-none-match")
+
+    serve_feed(http_server, "/feed", feed(["bridge", "ferry", "school"]), content_type)
+    [second] = service.poll_all()
+    assert second.announce
+    assert [a.title for a in second.report.added] == ["Bridge closed for repairs"]
+    assert bot.store.count_articles() == 3
+    bridge = second.report.added[0]
+    assert "engineers repair cracks" in bridge.text
+    assert [f.url for f in service.followed()] == [http_server.url("/feed")]
+    assert service.unfollow(http_server.url("/feed"))
+    assert service.followed() == []
+
+
+def test_an_entry_whose_page_fails_falls_back_to_the_feed_content(
+    bot: Briefbot, http_server: LoopbackServer
+) -> None:
+    base = http_server.url("").rstrip("/")
+    items = RSS_ITEM.format(
+        base=base,
+        slug="gone",
+        title="Harbour reopens",
+        text="The harbour reopened to cargo ships on Thursday morning after dredging.",
+        date="Thu, 15 Aug 2024 08:00:00 GMT",
+    )
+    serve_feed(http_server, "/feed", RSS.format(base=base, items=items), "application/rss+xml")
+    result = bot.feed_service.follow(http_server.url("/feed"))
+    [article] = result.report.added
+    assert article.title == "Harbour reopens"
+    assert "reopened to cargo ships" in article.text
+    assert article.source == "Valley Wire"
+
+
+def test_following_something_that_is_not_a_feed_is_refused(
+    bot: Briefbot, http_server: LoopbackServer
+) -> None:
+    from bot.services.feeds import FollowError
+
+    http_server.routes["/page"] = Reply(headers=HTML, body=ARTICLE)
+    with pytest.raises(FollowError, match="not a feed"):
+        bot.feed_service.follow(http_server.url("/page"))
+    assert bot.feed_service.followed() == []
