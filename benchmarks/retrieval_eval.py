@@ -138,10 +138,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"ingested {len(report.added)} passages ({len(report.duplicates)} already stored)"
             f" in {time.perf_counter() - started:.0f} s"
         )
-        stored = report.added + [d.of for d in report.duplicates]
-        url_to_id = {a.url: a.id for a in stored if a.id is not None}
+        url_to_id = {a.url: a.id for a in report.added if a.id is not None}
+        # A passage that is a (near-)duplicate of another is answered by the one stored.
+        url_to_id.update({URL.format(d.origin): d.of.id for d in report.duplicates if d.of.id})
         gold = {text: url_to_id[URL.format(i)] for i, text in enumerate(passages)}
-        ids = np.array(sorted(url_to_id.values()), dtype=np.int64)
+        ids = np.array(sorted(set(url_to_id.values())), dtype=np.int64)
         texts = bot.store.articles(ids.tolist())
 
         # Baseline 1: BM25 as a user would set it up with bm25s (English stop words, k1=1.5).
