@@ -7,21 +7,30 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.adapters import terminal
-from bot.rendering.terminal import render_answer, render_ingest_report, render_poll
-from bot.scheduler import FeedPoller
+from bot.rendering.terminal import (
+    render_answer,
+    render_briefing,
+    render_ingest_report,
+    render_poll,
+)
+from bot.scheduler import Periodic, poll_feeds
 from bot.services.ask import QuestionError, validate_question
-from bot.services.feeds import FollowError
+from bot.services.briefing import Window
+from bot.services.feeds import FollowError, PollResult
 from bot.services.ingest import IngestReport
 from bot.settings import Settings, SettingsError, load_settings
+from bot.subscriptions import SubscriptionError, describe, from_words, next_fire
 from bot.wiring import Briefbot, NoArticlesError
 
 app = typer.Typer(
@@ -91,7 +100,7 @@ def _guarded(action: Callable[[], T]) -> T:
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except (UserError, QuestionError, NoArticlesError, FollowError) as exc:
+    except (UserError, QuestionError, NoArticlesError, FollowError, SubscriptionError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
@@ -270,16 +279,32 @@ def _start_terminal(bot: Briefbot) -> None:
             errors.print(f"Indexed the sample corpus: {report.summary()}")
         bot.prepare(progress=progress)
     bot.require_articles()
-    poller = FeedPoller(
-        bot.feed_service,
-        interval=bot.settings.ingest.feed_interval_minutes * 60,
-        on_new=lambda result: console.print(f"[dim]{render_poll(result)}[/dim]"),
-    )
-    poller.start()
+    announce = partial(_print_poll, console)
+    loops = [
+        Periodic(
+            "feed-poller",
+            partial(poll_feeds, bot.feed_service, announce),
+            interval=bot.settings.ingest.feed_interval_minutes * 60,
+        ),
+        Periodic(
+            "briefing-scheduler",
+            bot.scheduler(
+                senders={"terminal": lambda _, b: console.print(render_briefing(b))}
+            ).run_once,
+            interval=30,
+        ),
+    ]
+    for loop in loops:
+        loop.start()
     try:
         terminal.chat(bot.ask_service, console=console)
     finally:
-        poller.stop()
+        for loop in loops:
+            loop.stop()
+
+
+def _print_poll(out: Console, result: PollResult) -> None:
+    out.print(f"[dim]{render_poll(result)}[/dim]")
 
 
 @app.command()
@@ -292,6 +317,110 @@ def chat(data_dir: DataDir = None) -> None:
 def run(data_dir: DataDir = None) -> None:
     """Start the configured chat adapters; the terminal chat when none is configured."""
     _guarded(lambda: _start_terminal(Briefbot(_settings(data_dir))))
+
+
+@app.command()
+def brief(
+    day: Annotated[
+        str | None, typer.Option("--date", help="The day to brief on (YYYY-MM-DD); default today.")
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="IANA timezone of that day [default: UTC].")
+    ] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", help="Keep stories about this (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """The day's stories: duplicates clustered, each with key quotes and sources."""
+
+    def run() -> None:
+        settings = _settings(data_dir)
+        zone = _timezone(tz or settings.briefing.timezone)
+        try:
+            when = date.fromisoformat(day) if day else datetime.now(zone).date()
+        except ValueError:
+            raise UserError(f"--date: {day!r} is not a date like 2023-09-19") from None
+        bot = Briefbot(settings)
+        bot.require_articles()
+        _ready(bot)
+        briefing = bot.briefing_service.brief(
+            Window.day(when, zone), topics=topic or (), limit=settings.briefing.stories
+        )
+        if as_json:
+            print(json.dumps(briefing.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            console.print(render_briefing(briefing))
+
+    _guarded(run)
+
+
+subscriptions_app = typer.Typer(help="Schedule daily briefings for channels.", no_args_is_help=True)
+app.add_typer(subscriptions_app, name="subscriptions")
+Platform = Annotated[str, typer.Option(help="slack, discord or terminal.")]
+Channel = Annotated[str, typer.Option(help="The channel id (any name for the terminal).")]
+
+
+@subscriptions_app.command("add")
+def subscriptions_add(
+    schedule: Annotated[
+        list[str],
+        typer.Argument(help="HH:MM Area/City [daily|weekdays|weekends|mon,wed] [topics…]"),
+    ],
+    platform: Platform = "terminal",
+    channel: Channel = "terminal",
+    data_dir: DataDir = None,
+) -> None:
+    """Post a briefing to a channel every scheduled day (replaces its schedule if it has one)."""
+
+    def run() -> None:
+        bot = Briefbot(_settings(data_dir))
+        subscription = bot.subscriptions.subscribe(
+            from_words(schedule, platform=platform, channel=channel, now=datetime.now(UTC))
+        )
+        console.print(f"{platform}:{channel} — {describe(subscription)}")
+
+    _guarded(run)
+
+
+@subscriptions_app.command("remove")
+def subscriptions_remove(
+    platform: Platform = "terminal", channel: Channel = "terminal", data_dir: DataDir = None
+) -> None:
+    """Stop a channel's scheduled briefings."""
+
+    def run() -> None:
+        if not Briefbot(_settings(data_dir)).subscriptions.unsubscribe(platform, channel):
+            raise UserError(f"{platform}:{channel} has no scheduled briefing")
+        console.print(f"{platform}:{channel} unsubscribed")
+
+    _guarded(run)
+
+
+@subscriptions_app.command("list")
+def subscriptions_list(data_dir: DataDir = None) -> None:
+    """Show every channel's schedule and when it next fires."""
+
+    def run() -> None:
+        subs = Briefbot(_settings(data_dir)).subscriptions.all()
+        if not subs:
+            console.print("No scheduled briefings — add one with: briefbot subscriptions add")
+        now = datetime.now(UTC)
+        for sub in subs:
+            upcoming = f"{next_fire(sub, now).astimezone(sub.zone):%Y-%m-%d %H:%M %Z}"
+            console.print(f"{sub.platform}:{sub.channel} — {describe(sub)} (next {upcoming})")
+
+    _guarded(run)
+
+
+def _timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(
+            f"unknown timezone {name!r} — use an IANA name such as Europe/Berlin"
+        ) from None
 
 
 @app.command()

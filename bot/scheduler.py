@@ -1,32 +1,32 @@
-"""The scheduler: background work that `briefbot run` keeps going (feed polling)."""
+"""The scheduler: the background work `briefbot run` keeps going — feed polling and scheduled
+briefings — each in its own thread so that it never holds up answers."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
 
+from bot.services.briefing import Briefing, BriefingService, Window
 from bot.services.feeds import FeedService, PollResult
+from bot.subscriptions import Subscription, SubscriptionStore, due, missed
+from corpus.model import utcnow
 
 log = logging.getLogger(__name__)
 
+Sender = Callable[[str, Briefing], None]
+"""Posts a briefing to a channel of one platform."""
 
-class FeedPoller:
-    """Polls every followed feed now and then every ``interval`` seconds, in its own thread so
-    that fetching and embedding never hold up answers."""
 
-    def __init__(
-        self,
-        service: FeedService,
-        *,
-        interval: float,
-        on_new: Callable[[PollResult], None] = lambda result: None,
-    ) -> None:
-        self.service = service
+class Periodic:
+    """Runs ``work`` now and then every ``interval`` seconds until stopped."""
+
+    def __init__(self, name: str, work: Callable[[], object], *, interval: float) -> None:
+        self.work = work
         self.interval = interval
-        self.on_new = on_new
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="feed-poller", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -38,9 +38,75 @@ class FeedPoller:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                for result in self.service.poll_all():
-                    if result.announce and result.report.added:
-                        self.on_new(result)
-            except Exception:  # one bad cycle must not end polling for good
-                log.exception("feed poll cycle failed")
+                self.work()
+            except Exception:  # one bad cycle must not end the loop for good
+                log.exception("%s failed", self._thread.name)
             self._stop.wait(self.interval)
+
+
+def poll_feeds(service: FeedService, on_new: Callable[[PollResult], None]) -> None:
+    """One feed poll cycle; new entries of feeds polled before are announced."""
+    for result in service.poll_all():
+        if result.announce and result.report.added:
+            on_new(result)
+
+
+class BriefingScheduler:
+    """Delivers every subscription's briefing once per scheduled day, driven by stored state."""
+
+    def __init__(
+        self,
+        subscriptions: SubscriptionStore,
+        briefing: BriefingService,
+        *,
+        senders: Mapping[str, Sender],
+        catch_up: timedelta,
+        stories: int = 8,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.briefing = briefing
+        self.senders = senders
+        self.catch_up = catch_up
+        self.stories = stories
+        self.clock = clock
+        self._skips_logged: set[tuple[str, str, date]] = set()
+
+    def run_once(self) -> list[Subscription]:
+        """Deliver whatever is due now; returns the subscriptions delivered to."""
+        now = self.clock()
+        delivered = []
+        for sub in self.subscriptions.all():
+            send = self.senders.get(sub.platform)
+            if send is None:
+                continue
+            slot = due(sub, now, catch_up=self.catch_up)
+            if slot is None:
+                self._log_skip(sub, now)
+                continue
+            window = (
+                Window.since(sub.last_delivered_at, now)
+                if sub.last_delivered_at
+                else Window.last_24h(now)
+            )
+            channel = (sub.platform, sub.channel)
+            briefing = self.briefing.brief(
+                window, topics=sub.topics, limit=self.stories, channel=channel
+            )
+            send(sub.channel, briefing)
+            # Recorded after posting: a crash in between repeats this briefing, never skips it.
+            self.briefing.deliveries.record(*channel, briefing, at=now)
+            self.subscriptions.record_delivery(*channel, day=slot.day, at=now)
+            delivered.append(sub)
+        return delivered
+
+    def _log_skip(self, sub: Subscription, now: datetime) -> None:
+        slot = missed(sub, now, catch_up=self.catch_up)
+        if slot is not None and (sub.platform, sub.channel, slot.day) not in self._skips_logged:
+            self._skips_logged.add((sub.platform, sub.channel, slot.day))
+            log.info(
+                "skipped the %s briefing for %s:%s — the bot was down past the catch-up window",
+                slot.day,
+                sub.platform,
+                sub.channel,
+            )

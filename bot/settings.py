@@ -64,6 +64,21 @@ class IngestSettings(BaseModel):
     user_agent: str = "briefbot/0.1 (+https://github.com/briefbot/briefbot)"
 
 
+class BriefingSettings(BaseModel):
+    story_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Article-embedding similarity at which two articles tell one story.",
+    )
+    topic_threshold: float = Field(default=0.3, ge=-1.0, le=1.0)
+    stories: int = Field(default=8, ge=1, le=50, description="Most stories in a briefing.")
+    timezone: str = Field(default="UTC", description="Timezone of `briefbot brief` days.")
+    catch_up_hours: float = Field(
+        default=6.0, ge=0, description="How late a missed scheduled briefing is still posted."
+    )
+
+
 class Settings(BaseSettings):
     """All configuration. Build it once (``load_settings``) and pass it down."""
 
@@ -79,6 +94,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     ingest: IngestSettings = IngestSettings()
+    briefing: BriefingSettings = BriefingSettings()
     load_samples: bool = Field(
         default=True, description="Index the bundled sample corpus when the store is empty."
     )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
+from bot.scheduler import BriefingScheduler, Sender
 from bot.services.ask import AskService
+from bot.services.briefing import BriefingService, DeliveryLog
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestReport, IngestService
 from bot.settings import Settings
+from bot.subscriptions import SubscriptionStore
 from corpus.feeds import FeedStore
 from corpus.samples import SAMPLES_DIR
 from corpus.store import SQLiteStore
@@ -120,6 +125,18 @@ class Briefbot:
         )
 
     @cached_property
+    def briefing_service(self) -> BriefingService:
+        cfg = self.settings.briefing
+        return BriefingService(
+            self.store,
+            vectors=self.vectors,
+            embedder=self.embedder,
+            deliveries=DeliveryLog(self.store_path),
+            story_threshold=cfg.story_threshold,
+            topic_threshold=cfg.topic_threshold,
+        )
+
+    @cached_property
     def feeds(self) -> FeedStore:
         return FeedStore(self.store_path)
 
@@ -131,6 +148,21 @@ class Briefbot:
             ingest=self.ingest_service,
             fetcher=self.fetcher,
             max_entries=cfg.feed_max_entries,
+        )
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionStore:
+        return SubscriptionStore(self.store_path)
+
+    def scheduler(self, *, senders: Mapping[str, Sender]) -> BriefingScheduler:
+        """Scheduled briefings, posted through ``senders`` (one per platform that is running)."""
+        cfg = self.settings.briefing
+        return BriefingScheduler(
+            self.subscriptions,
+            self.briefing_service,
+            senders=senders,
+            catch_up=timedelta(hours=cfg.catch_up_hours),
+            stories=cfg.stories,
         )
 
     def require_articles(self) -> None:

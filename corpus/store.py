@@ -40,6 +40,7 @@ class ArticleStore(Protocol):
         self, *, after: datetime | None, before: datetime | None, include_undated: bool = False
     ) -> list[int]: ...
     def latest_published(self) -> datetime | None: ...
+    def published_between(self, start: datetime, end: datetime) -> list[Article]: ...
     def count_articles(self) -> int: ...
     def count_passages(self) -> int: ...
 
@@ -246,6 +247,16 @@ class SQLiteStore:
                 (low, high, include_undated),
             ).fetchall()
         return [row[0] for row in rows]
+
+    def published_between(self, start: datetime, end: datetime) -> list[Article]:
+        """Articles published in [start, end), oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles"
+                " WHERE published_ts >= ? AND published_ts < ? ORDER BY published_ts, id",
+                (start.timestamp(), end.timestamp()),
+            ).fetchall()
+        return [_article(row) for row in rows]
 
     def latest_published(self) -> datetime | None:
         with self._lock:

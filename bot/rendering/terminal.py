@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from bot.services.ask import Answer, Quote
+from bot.services.briefing import Briefing
 from bot.services.feeds import PollResult
 from bot.services.ingest import IngestReport
 
@@ -83,3 +84,26 @@ def render_poll(result: PollResult) -> str:
     return f"{feed}: {len(report.added)} new, {len(report.duplicates)} duplicates, " + (
         f"{len(report.failures)} failed"
     )
+
+
+def render_briefing(briefing: Briefing) -> RenderableType:
+    if not briefing.stories:
+        return Text(briefing.empty_note, style="italic")
+    text = Text()
+    text.append(f"Briefing — {briefing.window.label}\n", style="bold underline")
+    for number, story in enumerate(briefing.stories, start=1):
+        text.append(f"\n{number}. {story.headline}", style="bold")
+        if story.update:
+            text.append("  (update)", style="yellow")
+        if story.topic:
+            text.append(f"  [{story.topic}]", style="cyan")
+        text.append("\n")
+        for quote in story.quotes:
+            text.append(f"   “{quote.text}”\n")
+        for article in story.sources:
+            text.append(f"   — {article.source or 'unknown source'} · ", style="dim")
+            text.append(f"{format_date(article.published_at)} · {article.title}", style="dim")
+            if article.url:
+                text.append(f" · {article.url}", style="dim underline")
+            text.append("\n")
+    return text

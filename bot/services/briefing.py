@@ -1,0 +1,257 @@
+"""The briefing service: the day's stories, clustered, ranked, each with key quotes and sources."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+
+import numpy as np
+
+from corpus.model import Article, utcnow
+from corpus.store import ArticleStore, connect
+from retrieval.embedding import Embedder, Vectors
+from retrieval.key_sentences import key_sentences
+from retrieval.stories import article_vectors, centrality, cluster
+from retrieval.vector_index import VectorIndex
+
+
+@dataclass(frozen=True)
+class Window:
+    """The publication period a briefing covers: ``start <= published < end``."""
+
+    start: datetime
+    end: datetime
+    label: str
+
+    @classmethod
+    def day(cls, day: date, tz: tzinfo) -> Window:
+        start = datetime.combine(day, time(0), tzinfo=tz)
+        return cls(
+            start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz), day.isoformat()
+        )
+
+    @classmethod
+    def since(cls, start: datetime, now: datetime) -> Window:
+        return cls(start, now, f"since {start.astimezone(now.tzinfo):%Y-%m-%d %H:%M}")
+
+    @classmethod
+    def last_24h(cls, now: datetime) -> Window:
+        return cls(now - timedelta(hours=24), now, "the last 24 hours")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyQuote:
+    text: str
+    article: Article
+
+
+@dataclass(frozen=True, kw_only=True)
+class Story:
+    headline: str
+    quotes: list[KeyQuote]
+    sources: list[Article]
+    topic: str | None = None
+    update: bool = False
+
+    @property
+    def article_ids(self) -> list[int]:
+        return [a.id for a in self.sources if a.id is not None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Briefing:
+    window: Window
+    stories: list[Story] = field(default_factory=list)
+    topics: tuple[str, ...] = ()
+
+    @property
+    def empty_note(self) -> str:
+        about = f" about {', '.join(self.topics)}" if self.topics else ""
+        if self.window.label.startswith("since"):
+            return f"No new articles{about} {self.window.label}."
+        return f"No articles{about} from {self.window.label}."
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "window": {
+                "start": self.window.start.isoformat(),
+                "end": self.window.end.isoformat(),
+                "label": self.window.label,
+            },
+            "stories": [
+                {
+                    "headline": s.headline,
+                    "topic": s.topic,
+                    "update": s.update,
+                    "key_sentences": [q.text for q in s.quotes],
+                    "sources": [
+                        {
+                            "title": a.title,
+                            "source": a.source,
+                            "published_at": a.published_at.isoformat() if a.published_at else None,
+                            "url": a.url,
+                        }
+                        for a in s.sources
+                    ],
+                }
+                for s in self.stories
+            ],
+        }
+
+
+# How far back a story counts as already told, for marking new articles on it as an update.
+_UPDATE_LOOKBACK = timedelta(days=7)
+
+
+class DeliveryLog:
+    """Which articles each channel has already been briefed on, so stories are not repeated."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS delivered_articles (platform TEXT NOT NULL,"
+                " channel TEXT NOT NULL, article_id INTEGER NOT NULL, delivered_at TEXT NOT NULL,"
+                " PRIMARY KEY (platform, channel, article_id))"
+            )
+
+    def delivered(self, platform: str, channel: str, article_ids: Sequence[int]) -> set[int]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT article_id FROM delivered_articles WHERE platform = ? AND channel = ?"
+                " AND article_id IN (SELECT value FROM json_each(?))",
+                (platform, channel, "[" + ",".join(map(str, article_ids)) + "]"),
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def recent(self, platform: str, channel: str, *, since: datetime) -> list[int]:
+        """Articles the channel was briefed on since ``since``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT article_id FROM delivered_articles WHERE platform = ? AND channel = ?"
+                " AND delivered_at >= ?",
+                (platform, channel, since.astimezone(UTC).isoformat()),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def record(
+        self, platform: str, channel: str, briefing: Briefing, *, at: datetime | None = None
+    ) -> None:
+        when = (at or utcnow()).astimezone(UTC).isoformat()
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO delivered_articles VALUES (?, ?, ?, ?)",
+                [(platform, channel, i, when) for s in briefing.stories for i in s.article_ids],
+            )
+
+
+class BriefingService:
+    def __init__(
+        self,
+        store: ArticleStore,
+        *,
+        vectors: VectorIndex,
+        embedder: Embedder,
+        deliveries: DeliveryLog,
+        story_threshold: float = 0.5,
+        topic_threshold: float = 0.3,
+        key_sentences_per_story: int = 3,
+    ) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.embedder = embedder
+        self.deliveries = deliveries
+        self.story_threshold = story_threshold
+        self.topic_threshold = topic_threshold
+        self.key_sentences_per_story = key_sentences_per_story
+
+    def brief(
+        self,
+        window: Window,
+        *,
+        topics: Sequence[str] = (),
+        limit: int = 8,
+        channel: tuple[str, str] | None = None,
+    ) -> Briefing:
+        """The window's stories, best first; with ``channel``, stories it already saw are left
+        out unless they gained articles (then they come back marked as an update)."""
+        articles = [a for a in self.store.published_between(window.start, window.end) if a.id]
+        topics = tuple(t.strip() for t in topics if t.strip())
+        if not articles:
+            return Briefing(window=window, topics=topics)
+        passage_ids = self.store.passage_ids_of(a.id for a in articles if a.id is not None)
+        articles = [a for a in articles if a.id is not None and passage_ids[a.id]]
+        vectors = article_vectors([self.vectors.vectors(passage_ids[a.id or 0]) for a in articles])
+        groups = cluster(vectors, threshold=self.story_threshold)
+        topic_vectors = self.embedder.embed(list(topics)) if topics else None
+        earlier = self._earlier_vectors(channel, window, {a.id or 0 for a in articles})
+        ranked: list[tuple[float, Story]] = []
+        for group in groups:
+            members = [articles[i] for i in group]
+            member_vectors = vectors[group]
+            topic = self._topic(member_vectors, topics, topic_vectors)
+            if topics and topic is None:
+                continue
+            update = False
+            if channel is not None:
+                seen = self.deliveries.delivered(*channel, [a.id or 0 for a in members])
+                if len(seen) == len(members):
+                    continue
+                # New articles on a story the channel heard about, in this window or before it.
+                update = bool(seen) or (
+                    earlier is not None
+                    and float((member_vectors @ earlier.T).max()) >= self.story_threshold
+                )
+            story = self._story(members, member_vectors, topic=topic, update=update)
+            ranked.append((self._rank(members, member_vectors, window), story))
+        ranked.sort(key=lambda pair: -pair[0])
+        return Briefing(window=window, stories=[s for _, s in ranked[:limit]], topics=topics)
+
+    def _earlier_vectors(
+        self, channel: tuple[str, str] | None, window: Window, current: set[int]
+    ) -> Vectors | None:
+        """Vectors of articles briefed to ``channel`` in the week before, outside this window."""
+        if channel is None:
+            return None
+        since = window.start - _UPDATE_LOOKBACK
+        ids = [i for i in self.deliveries.recent(*channel, since=since) if i not in current]
+        passages = {k: v for k, v in self.store.passage_ids_of(ids).items() if v}
+        if not passages:
+            return None
+        return article_vectors([self.vectors.vectors(p) for p in passages.values()])
+
+    def _topic(
+        self, vectors: Vectors, topics: Sequence[str], topic_vectors: Vectors | None
+    ) -> str | None:
+        if topic_vectors is None:
+            return None
+        scores = (vectors @ topic_vectors.T).max(axis=0)
+        best = int(scores.argmax())
+        return topics[best] if scores[best] >= self.topic_threshold else None
+
+    def _story(
+        self, members: list[Article], vectors: Vectors, *, topic: str | None, update: bool
+    ) -> Story:
+        order = np.argsort(-centrality(vectors))
+        ordered = [members[i] for i in order]
+        chosen = key_sentences(
+            [a.text for a in ordered], k=self.key_sentences_per_story, embedder=self.embedder
+        )
+        quotes = [KeyQuote(text=c.text, article=ordered[c.article_index]) for c in chosen]
+        sources = sorted(members, key=lambda a: a.published_at or a.added_at)
+        return Story(
+            headline=ordered[0].title, quotes=quotes, sources=sources, topic=topic, update=update
+        )
+
+    @staticmethod
+    def _rank(members: list[Article], vectors: Vectors, window: Window) -> float:
+        """Independent sources count most; then how recent and how tightly knit the story is."""
+        sources = len({(a.source or a.url or a.title).casefold() for a in members})
+        span = max((window.end - window.start).total_seconds(), 1.0)
+        newest = max((a.published_at or window.start) for a in members)
+        recency = min(max((newest - window.start).total_seconds() / span, 0.0), 1.0)
+        return sources + 0.5 * recency + 0.25 * float(centrality(vectors).mean())

@@ -1,0 +1,209 @@
+"""Daily briefings: stories clustered across sources, topics, no repeats, platform limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.rendering import discord, slack
+from bot.services.briefing import Briefing, KeyQuote, Story, Window
+from bot.wiring import Briefbot
+from corpus.model import Article
+from tests.conftest import MakeBot
+from tests.test_cli import briefbot
+
+DAY = date(2024, 5, 10)
+
+
+def at(hour: int, day: date = DAY) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+VOLCANO = [
+    Article(
+        title="Volcano erupts near Grindavik, lava reaches the town",
+        source="Reykjavik Daily",
+        url="https://rd.example/volcano",
+        published_at=at(6),
+        text="A volcano on Iceland's Reykjanes peninsula erupted early on Friday, sending lava "
+        "into the edge of the fishing town of Grindavik. The town had been evacuated on Thursday "
+        "after a swarm of earthquakes. Three houses caught fire, the civil protection agency said.",
+    ),
+    Article(
+        title="Iceland eruption: lava flows into evacuated Grindavik",
+        source="Nordic Wire",
+        url="https://nw.example/iceland-eruption",
+        published_at=at(9),
+        text="Lava from a new volcanic eruption on the Reykjanes peninsula flowed into Grindavik "
+        "on Friday, setting several homes on fire. Residents of the town were evacuated a day "
+        "earlier as earthquakes shook the area. Flights at Keflavik airport were not affected.",
+    ),
+    Article(
+        title="Grindavik homes burn as Reykjanes volcano erupts again",
+        source="Atlantic Post",
+        url="https://ap.example/grindavik",
+        published_at=at(12),
+        text="Homes in Grindavik burned on Friday after a volcano on the Reykjanes peninsula "
+        "erupted for the fourth time since December. The evacuated town's defensive walls "
+        "diverted most of the lava, officials said, but some flowed past the barriers.",
+    ),
+]
+OTHERS = [
+    Article(
+        title="Central bank holds interest rates at 4.5 percent",
+        source="Money Wire",
+        url="https://mw.example/rates",
+        published_at=at(10),
+        text="The central bank kept its main interest rate at 4.5 percent on Friday, saying "
+        "inflation was falling more slowly than expected. Economists had predicted the decision.",
+    ),
+    Article(
+        title="City wins the cup final on penalties",
+        source="Sports Desk",
+        url="https://sd.example/cup",
+        published_at=at(20),
+        text="City won the cup final on penalties after a goalless draw, with their goalkeeper "
+        "saving two spot kicks in front of a crowd of 80,000 at the national stadium.",
+    ),
+]
+
+
+@pytest.fixture
+def bot(make_bot: MakeBot) -> Briefbot:
+    bot = make_bot()
+    report = bot.ingest_service.ingest_articles([(a.title, a) for a in VOLCANO + OTHERS])
+    assert len(report.added) == 5
+    return bot
+
+
+def test_articles_about_one_event_become_one_story(bot: Briefbot) -> None:
+    briefing = bot.briefing_service.brief(Window.day(DAY, UTC))
+    assert 2 <= len(briefing.stories) <= 3
+    top = briefing.stories[0]
+    assert sorted(a.source or "" for a in top.sources) == [
+        "Atlantic Post",
+        "Nordic Wire",
+        "Reykjavik Daily",
+    ]
+    assert all(len(s.sources) == 1 for s in briefing.stories[1:])
+    assert 1 <= len(top.quotes) <= 3
+    for quote in top.quotes:
+        assert quote.text in quote.article.text  # verbatim
+    assert len({q.text for q in top.quotes}) == len(top.quotes)
+    assert top.headline in {a.title for a in VOLCANO}
+
+
+def test_a_topic_keeps_only_matching_stories(bot: Briefbot) -> None:
+    briefing = bot.briefing_service.brief(Window.day(DAY, UTC), topics=["volcanic eruption"])
+    assert [len(s.sources) for s in briefing.stories] == [3]
+    assert briefing.stories[0].topic == "volcanic eruption"
+    nothing = bot.briefing_service.brief(Window.day(DAY, UTC), topics=["tennis"])
+    assert nothing.stories == [] and "tennis" in nothing.empty_note
+
+
+def test_a_delivered_story_returns_only_with_news(bot: Briefbot) -> None:
+    channel = ("slack", "C123")
+    service = bot.briefing_service
+    window = Window(at(0), at(0, DAY + timedelta(days=2)), "two days")
+    first = service.brief(Window.day(DAY, UTC), channel=channel)
+    service.deliveries.record(*channel, first)
+    assert service.brief(window, channel=channel).stories == []
+    # Another channel has not seen it.
+    assert len(service.brief(window, channel=("discord", "99")).stories) == len(first.stories)
+    follow_up = Article(
+        title="Grindavik eruption slows, scientists say",
+        source="Science Now",
+        published_at=at(8, DAY + timedelta(days=1)),
+        text="The eruption near Grindavik on the Reykjanes peninsula slowed on Saturday, "
+        "scientists said, a day after lava reached the evacuated town and set homes on fire.",
+    )
+    bot.ingest_service.ingest_articles([("follow-up", follow_up)])
+    [story] = service.brief(window, channel=channel).stories
+    assert story.update
+    assert "Grindavik eruption slows, scientists say" in [a.title for a in story.sources]
+
+
+def test_an_empty_window_says_so(bot: Briefbot) -> None:
+    since = Window.since(at(23), at(23, DAY + timedelta(days=1)))
+    briefing = bot.briefing_service.brief(since)
+    assert briefing.stories == []
+    assert briefing.empty_note.startswith("No new articles since 2024-05-10 23:00")
+
+
+def _big_day() -> Briefing:
+    sentence = (
+        "The committee said the decision, which affects " + "many people " * 60 + "was final."
+    )
+    stories = []
+    for n in range(20):
+        sources = [
+            Article(
+                id=n * 10 + i,
+                title=f"Story {n} source {i} <b>& more</b> " + "x" * 150,
+                source=f"Outlet {i}",
+                url=f"https://example.org/{n}/{i}?a=1&b=2",
+                published_at=at(8),
+                text=sentence,
+            )
+            for i in range(6)
+        ]
+        quotes = [KeyQuote(text=f"{sentence} ({n}.{q})", article=sources[0]) for q in range(3)]
+        stories.append(Story(headline=f"Headline {n} " + "y" * 300, quotes=quotes, sources=sources))
+    return Briefing(window=Window.day(DAY, UTC), stories=stories)
+
+
+def test_slack_rendering_stays_within_limits_for_twenty_stories() -> None:
+    messages = slack.briefing_messages(_big_day())
+    assert len(messages) >= 2
+    headings = []
+    for message in messages:
+        assert len(message["blocks"]) <= slack.MAX_BLOCKS
+        assert message["unfurl_links"] is False
+        assert message["text"]
+        for block in message["blocks"]:
+            if block["type"] == "section":
+                text = block["text"]["text"]
+                assert len(text) <= slack.MAX_SECTION
+                assert "<b>" not in text
+                headings.append(text.split("\n", 1)[0])
+            if block["type"] == "header":
+                assert len(block["text"]["text"]) <= slack.MAX_HEADER
+            if block["type"] == "context":
+                assert len(block["elements"][0]["text"]) <= slack.MAX_CONTEXT
+    assert [h.split(".")[0] for h in headings] == [f"*{n}" for n in range(1, 21)]
+
+
+def test_discord_rendering_stays_within_limits_for_twenty_stories() -> None:
+    messages = discord.briefing_messages(_big_day())
+    titles = []
+    for message in messages:
+        assert len(message["content"]) <= discord.MAX_CONTENT
+        assert len(message["embeds"]) <= discord.MAX_EMBEDS
+        total = 0
+        for embed in message["embeds"]:
+            assert len(embed["title"]) <= discord.MAX_TITLE
+            assert len(embed["description"]) <= discord.MAX_DESCRIPTION
+            total += len(embed["title"]) + len(embed["description"])
+            titles.append(embed["title"])
+            # Quotes are dropped whole, never cut: every quoted line ends its sentence.
+            quoted = [line for line in embed["description"].split("\n") if line.startswith(">")]
+            assert quoted and all(line.endswith(")") for line in quoted)
+        assert total <= discord.MAX_TOTAL
+    assert [t.split(".")[0] for t in titles] == [str(n) for n in range(1, 21)]
+
+
+def test_brief_cli_on_the_sample_corpus(sample_data_dir: Path) -> None:
+    result = briefbot("brief", "--date", "2023-09-19", "--json", "--data-dir", str(sample_data_dir))
+    assert result.returncode == 0, result.stderr
+    briefing = json.loads(result.stdout)
+    [story] = briefing["stories"]
+    assert story["headline"].startswith("Tokyo, Seoul, Washington concerned")
+    assert story["sources"][0]["source"] == "TASS"
+    seed = (Path(__file__).resolve().parents[1] / "corpus" / "samples").glob("tass-*.md")
+    text = next(seed).read_text(encoding="utf-8")
+    assert story["key_sentences"]
+    for sentence in story["key_sentences"]:
+        assert sentence in text
