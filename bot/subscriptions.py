@@ -7,14 +7,12 @@ import functools
 import json
 import re
 import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
-from corpus.store import connect
+from corpus.store import SQLiteTables
 
 PLATFORMS = frozenset({"slack", "discord", "terminal"})
 DAILY = frozenset(range(7))
@@ -254,19 +252,10 @@ def _utc_text(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
 
 
-class SubscriptionStore:
+class SubscriptionStore(SQLiteTables):
     """Subscriptions in SQLite (may share the article file), keyed by platform and channel."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn = connect(path)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = _SCHEMA
 
     def subscribe(self, sub: Subscription) -> Subscription:
         """Add or reschedule a channel's briefing. Rescheduling keeps the record of the last

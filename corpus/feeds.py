@@ -6,18 +6,16 @@ import builtins
 import calendar
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import feedparser
 
 from corpus.model import utcnow
-from corpus.store import connect
+from corpus.store import SQLiteTables
 
 _NOT_A_FEED = "That address doesn't serve an RSS or Atom feed."
 
@@ -143,19 +141,10 @@ def _feed(row: sqlite3.Row) -> Feed:
     )
 
 
-class FeedStore:
+class FeedStore(SQLiteTables):
     """Followed feeds and the entry keys already seen, in SQLite (may share the article file)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn = connect(path)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = _SCHEMA
 
     def add(self, url: str, *, title: str | None = None) -> tuple[Feed, bool]:
         """Follow ``url``; the flag says whether it is new. Following it again changes nothing."""

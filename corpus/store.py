@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from corpus.model import Article
 
@@ -110,17 +110,28 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore:
+class SQLiteTables:
+    """A connection and lock of its own on a SQLite file, with the tables in ``SCHEMA``.
+
+    Several of these may share one file: each store creates only its own tables.
+    """
+
+    SCHEMA: ClassVar[str] = ""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn = connect(path)
         self._lock = threading.RLock()
         with self._lock:
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(self.SCHEMA)
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+class SQLiteStore(SQLiteTables):
+    SCHEMA = _SCHEMA
 
     def find_duplicate(self, article: Article) -> Article | None:
         with self._lock:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from pathlib import Path
 
 import numpy as np
 
 from corpus.model import Article, utcnow
-from corpus.store import ArticleStore, connect
+from corpus.store import ArticleStore, SQLiteTables
 from retrieval.embedding import Embedder, Vectors
 from retrieval.key_sentences import key_sentences
 from retrieval.stories import article_vectors, centrality, cluster
@@ -106,18 +104,14 @@ class Briefing:
 _UPDATE_LOOKBACK = timedelta(days=7)
 
 
-class DeliveryLog:
+class DeliveryLog(SQLiteTables):
     """Which articles each channel has already been briefed on, so stories are not repeated."""
 
-    def __init__(self, path: Path) -> None:
-        self._conn = connect(path)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS delivered_articles (platform TEXT NOT NULL,"
-                " channel TEXT NOT NULL, article_id INTEGER NOT NULL, delivered_at TEXT NOT NULL,"
-                " PRIMARY KEY (platform, channel, article_id))"
-            )
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS delivered_articles (platform TEXT NOT NULL,"
+        " channel TEXT NOT NULL, article_id INTEGER NOT NULL, delivered_at TEXT NOT NULL,"
+        " PRIMARY KEY (platform, channel, article_id));"
+    )
 
     def delivered(self, platform: str, channel: str, article_ids: Sequence[int]) -> set[int]:
         with self._lock:
