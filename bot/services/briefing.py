@@ -243,8 +243,10 @@ class BriefingService:
 
     @staticmethod
     def _rank(members: list[Article], vectors: Vectors, window: Window) -> float:
-        """Independent sources count most; then how recent and how tightly knit the story is."""
-        sources = len({(a.source or a.url or a.title).casefold() for a in members})
+        """Independent sources count most, then more articles (one outlet's follow-ups), then how
+        recent and how tightly knit the story is."""
+        outlets = len({(a.source or a.url or a.title).casefold() for a in members})
+        sources = outlets + 0.25 * (len(members) - 1)
         span = max((window.end - window.start).total_seconds(), 1.0)
         newest = max((a.published_at or window.start) for a in members)
         recency = min(max((newest - window.start).total_seconds() / span, 0.0), 1.0)
