@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -78,6 +79,8 @@ class Indexer:
         self.lexical = lexical
         self.chunk_words = chunk_words
         self.near_duplicate = near_duplicate
+        # One writer at a time: two chats adding the same article at once must not both store it.
+        self._writing = threading.Lock()
 
     def add(
         self, articles: Sequence[Article], *, progress: Progress | None = None
@@ -88,6 +91,10 @@ class Indexer:
         duplicate (the same story republished with trivial edits) has an article embedding, the
         mean of its passage vectors, at least ``near_duplicate`` cosine-similar to a stored one.
         """
+        with self._writing:
+            return self._add(articles, progress)
+
+    def _add(self, articles: Sequence[Article], progress: Progress | None) -> list[Indexed]:
         if progress:
             progress.start(len(articles), "Indexing articles")
         outcomes: list[Indexed] = []
@@ -163,6 +170,10 @@ class Indexer:
 
     def rebuild(self, *, progress: Progress | None = None) -> None:
         """Re-create both indexes from the store, the source of truth."""
+        with self._writing:
+            self._rebuild(progress)
+
+    def _rebuild(self, progress: Progress | None) -> None:
         log.info("rebuilding the search indexes from the article store")
         self.vectors.reset()
         self.lexical.reset()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +45,8 @@ class FaissIndex:
         self.dim = dim
         self.model = model
         self._meta_path = path.with_suffix(path.suffix + ".json")
+        # Chat adapters answer and ingest on worker threads; FAISS must not search mid-add.
+        self._lock = threading.RLock()
         self._index = self._load() or self._empty()
         # Density depends on every other vector, so any change to the index clears it.
         self._density: dict[int, float] = {}
@@ -71,17 +74,20 @@ class FaissIndex:
 
     def add(self, ids: Sequence[int], vectors: Vectors) -> None:
         if len(ids):
-            self._index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
-            self._density.clear()
+            with self._lock:
+                self._index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+                self._density.clear()
 
     def remove(self, ids: Sequence[int]) -> None:
         if len(ids):
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
-            self._density.clear()
+            with self._lock:
+                self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+                self._density.clear()
 
     def reset(self) -> None:
-        self._index = self._empty()
-        self._density.clear()
+        with self._lock:
+            self._index = self._empty()
+            self._density.clear()
 
     def density(self, ids: Sequence[int], *, k: int) -> dict[int, float]:
         """Mean cosine similarity of each passage to its ``k`` nearest other passages.
@@ -89,22 +95,25 @@ class FaissIndex:
         Computed on demand and cached until the index changes, so it is always exact and does
         not depend on the order in which passages were added.
         """
-        missing = [i for i in dict.fromkeys(ids) if i not in self._density]
-        if missing and self._index.ntotal > 1:
-            scores, found = self._index.search(
-                self.vectors(missing), min(k + 1, self._index.ntotal)
-            )
-            for key, row_scores, row_ids in zip(missing, scores, found, strict=True):
-                others = [s for s, j in zip(row_scores, row_ids, strict=True) if j not in (key, -1)]
-                self._density[key] = float(np.mean(others[:k])) if others else 0.0
-        return {i: self._density.get(i, 0.0) for i in ids}
+        with self._lock:
+            missing = [i for i in dict.fromkeys(ids) if i not in self._density]
+            if missing and self._index.ntotal > 1:
+                scores, found = self._index.search(
+                    self.vectors(missing), min(k + 1, self._index.ntotal)
+                )
+                for key, row_scores, row_ids in zip(missing, scores, found, strict=True):
+                    pairs = zip(row_scores, row_ids, strict=True)
+                    others = [s for s, j in pairs if j not in (key, -1)]
+                    self._density[key] = float(np.mean(others[:k])) if others else 0.0
+            return {i: self._density.get(i, 0.0) for i in ids}
 
     def vectors(self, ids: Sequence[int]) -> Vectors:
         """The stored vectors of ``ids`` (FAISS keeps them, so nothing is re-embedded)."""
-        out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        for row, key in enumerate(ids):
-            out[row] = self._index.reconstruct(int(key))
-        return out
+        with self._lock:
+            out = np.zeros((len(ids), self.dim), dtype=np.float32)
+            for row, key in enumerate(ids):
+                out[row] = self._index.reconstruct(int(key))
+            return out
 
     def search(
         self, vector: Vectors, k: int, *, allowed: Collection[int] | None = None
@@ -118,14 +127,16 @@ class FaissIndex:
             selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64))
             params = faiss.SearchParameters(sel=selector)
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-        scores, ids = self._index.search(query, min(k, self._index.ntotal), params=params)
+        with self._lock:
+            scores, ids = self._index.search(query, min(k, self._index.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
     def save(self) -> None:
         """Write to a temporary file and rename, so a crash never leaves half an index."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        faiss.write_index(self._index, str(tmp))
+        with self._lock:
+            faiss.write_index(self._index, str(tmp))
         tmp.replace(self.path)
         meta = {"model": self.model, "dim": self.dim, "count": len(self)}
         tmp_meta = self._meta_path.with_suffix(".tmp")
