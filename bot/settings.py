@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -79,6 +80,41 @@ class BriefingSettings(BaseModel):
     )
 
 
+class SlackSettings(BaseModel):
+    bot_token: SecretStr | None = Field(default=None, description="xoxb- bot token.")
+    app_token: SecretStr | None = Field(
+        default=None, description="xapp- app-level token (connections:write), for Socket Mode."
+    )
+    signing_secret: SecretStr | None = Field(
+        default=None, description="Verifies Slack's requests in HTTP mode."
+    )
+    api_url: str = Field(
+        default="https://slack.com/api/", description="Slack Web API base URL (tests use a mock)."
+    )
+    command: str = Field(default="/brief", pattern=r"^/[a-z0-9_-]{1,31}$")
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None
+
+
+class DiscordSettings(BaseModel):
+    token: SecretStr | None = Field(default=None, description="The bot token.")
+    guild_id: int | None = Field(
+        default=None,
+        description="Sync slash commands to this server only (instant, for development); "
+        "unset syncs them globally.",
+    )
+    message_content: bool = Field(
+        default=False,
+        description="Answer @mentions; needs the privileged Message Content intent.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None
+
+
 class Settings(BaseSettings):
     """All configuration. Build it once (``load_settings``) and pass it down."""
 
@@ -95,10 +131,24 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     ingest: IngestSettings = IngestSettings()
     briefing: BriefingSettings = BriefingSettings()
+    slack: SlackSettings = SlackSettings()
+    discord: DiscordSettings = DiscordSettings()
+    admins: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated Slack/Discord user ids allowed to add articles, follow "
+        "feeds and schedule briefings. Empty: everyone on Slack, Manage Server on Discord.",
+    )
     load_samples: bool = Field(
         default=True, description="Index the bundled sample corpus when the store is empty."
     )
     log_level: str = "INFO"
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("log_level")
     @classmethod

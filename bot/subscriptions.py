@@ -326,6 +326,13 @@ SUBSCRIBE_USAGE = (
 )
 
 
+def split_topics(words: Sequence[str]) -> list[str]:
+    """Topics separated by commas when there are any ("energy policy, climate"), else one a word."""
+    text = " ".join(words)
+    parts = text.split(",") if "," in text else words
+    return [part.strip() for part in parts if part.strip()]
+
+
 def from_words(
     words: Sequence[str],
     *,
@@ -336,9 +343,8 @@ def from_words(
 ) -> Subscription:
     """A subscription from the words every adapter's subscribe command takes.
 
-    Topics are separated by commas when there are any ("energy policy, climate"), else each word
-    is one. A time already past today counts as today's delivery, so subscribing at 09:00 to an
-    08:00 briefing starts tomorrow rather than posting at once.
+    Topics are read by :func:`split_topics`. A time already past today counts as today's
+    delivery, so subscribing at 09:00 to an 08:00 briefing starts tomorrow rather than at once.
     """
     if len(words) < 2:
         raise SubscriptionError(SUBSCRIBE_USAGE)
@@ -352,15 +358,14 @@ def from_words(
             rest = rest[1:]
         except SubscriptionError:
             pass  # not a day list: the first topic
-    text = " ".join(rest)
-    topics = [t.strip() for t in (text.split(",") if "," in text else rest)]
+    topics = split_topics(rest)
     sub = Subscription(
         platform=platform,
         channel=channel,
         time=time_of_day,
         timezone=zone.key,
         days=days,
-        topics=tuple(t for t in topics if t),
+        topics=tuple(topics),
         created_by=created_by,
     )
     today = now.astimezone(zone).date()

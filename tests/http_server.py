@@ -1,4 +1,4 @@
-"""A loopback HTTP server for tests that fetch URLs: canned routes, recorded requests."""
+"""A loopback HTTP server for tests that talk HTTP: canned routes, recorded requests."""
 
 from __future__ import annotations
 
@@ -28,10 +28,12 @@ class Received:
 
     path: str
     headers: Mapping[str, str]
+    method: str = "GET"
+    body: bytes = b""
 
 
-# A route is a fixed reply or a function of the request headers (for conditional GET and the like).
-Route = Reply | Callable[[Mapping[str, str]], Reply]
+# A route is a fixed reply or a function of the request (for conditional GET, mock APIs, …).
+Route = Reply | Callable[[Received], Reply]
 
 
 def chunks(size: int, *, chunk: int = 64 * 1024) -> Iterator[bytes]:
@@ -83,12 +85,12 @@ class LoopbackServer:
     ) -> None:
         self.close()
 
-    def _answer(self, path: str, headers: Mapping[str, str]) -> Reply:
-        self.requests.append(Received(path, headers))
-        route = self.routes.get(path.partition("?")[0])
+    def _answer(self, request: Received) -> Reply:
+        self.requests.append(request)
+        route = self.routes.get(request.path.partition("?")[0])
         if route is None:
             return Reply(status=404, headers={"Content-Type": "text/plain"}, body=b"not found")
-        return route if isinstance(route, Reply) else route(headers)
+        return route if isinstance(route, Reply) else route(request)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -96,22 +98,26 @@ class LoopbackServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 headers = {name.lower(): value for name, value in self.headers.items()}
-                reply = server._answer(self.path, headers)
+                length = int(headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                reply = server._answer(Received(self.path, headers, self.command, body))
                 if reply.delay and server._stopping.wait(reply.delay):
                     return
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
-                    body = reply.body
+                    content = reply.body
                     given = {name.lower() for name in reply.headers}
-                    if isinstance(body, bytes) and "content-length" not in given:
-                        self.send_header("Content-Length", str(len(body)))
+                    if isinstance(content, bytes) and "content-length" not in given:
+                        self.send_header("Content-Length", str(len(content)))
                     self.end_headers()
-                    for piece in [body] if isinstance(body, bytes) else body:
+                    for piece in [content] if isinstance(content, bytes) else content:
                         self.wfile.write(piece)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client stopped reading, which is what size-limit tests expect
+
+            do_POST = do_GET  # noqa: N815 — the name http.server dispatches POST to
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep pytest output clean

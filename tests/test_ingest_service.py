@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from ipaddress import IPv4Address, IPv6Address
@@ -15,7 +14,7 @@ from bot.services.ingest import IngestService
 from bot.wiring import Briefbot
 from corpus.web import Fetcher
 from tests.conftest import MakeBot
-from tests.http_server import LoopbackServer, Reply, chunks
+from tests.http_server import LoopbackServer, Received, Reply, chunks
 
 ARTICLE = (Path(__file__).parent / "pages" / "article.html").read_bytes()
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -220,8 +219,8 @@ def serve_feed(server: LoopbackServer, path: str, body: str, content_type: str) 
     etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
     modified = format_datetime(datetime(2024, 8, 15, 10, tzinfo=UTC), usegmt=True)
 
-    def route(headers: Mapping[str, str]) -> Reply:
-        if headers.get("if-none-match") == etag:
+    def route(request: Received) -> Reply:
+        if request.headers.get("if-none-match") == etag:
             return Reply(status=304, headers={"ETag": etag})
         return Reply(
             headers={"Content-Type": content_type, "ETag": etag, "Last-Modified": modified},

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
 from corpus.web import ARTICLE_TYPES, FEED_TYPES, Fetcher, FetchError, is_public_address
-from tests.http_server import LoopbackServer, Reply, chunks
+from tests.http_server import LoopbackServer, Received, Reply, chunks
 
 PRIVATE = "private network"
 HTML = {"Content-Type": "text/html; charset=ISO-8859-1"}
@@ -214,8 +213,8 @@ def test_conditional_get_reports_not_modified(
 ) -> None:
     validators = {"ETag": '"v1"', "Last-Modified": "Sat, 02 Mar 2024 08:00:00 GMT"}
 
-    def feed(headers: Mapping[str, str]) -> Reply:
-        if headers.get("if-none-match") == '"v1"':
+    def feed(request: Received) -> Reply:
+        if request.headers.get("if-none-match") == '"v1"':
             return Reply(status=304, headers=validators)
         return Reply(headers={"Content-Type": "application/rss+xml", **validators}, body=b"<rss/>")
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from bot.commands import Help, Notice, Reply
 from bot.rendering.limits import fit, take_whole
-from bot.rendering.terminal import format_date
+from bot.rendering.markup import quoted
+from bot.rendering.terminal import byline, format_date
+from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing, Story
 from corpus.model import Article
 
@@ -18,6 +22,76 @@ MAX_TOTAL = 6000
 
 Embed = dict[str, Any]
 Message = dict[str, Any]
+
+_MARKDOWN = re.compile(r"([\\*_~|`<>\[\]])")
+_LINE_START = re.compile(r"^(\s*)([#>-])", re.MULTILINE)
+_URL = re.compile(r"(?<!<)(https?://[^\s<>]+)")
+
+
+def escape(text: str) -> str:
+    """Article text is quoted as written: Discord markdown in it must not take effect."""
+    return _LINE_START.sub(r"\1\\\2", _MARKDOWN.sub(r"\\\1", text))
+
+
+def no_previews(text: str) -> str:
+    """Links wrapped in <> get no preview card in plain-text messages."""
+    return _URL.sub(r"<\1>", text)
+
+
+def quote_description(quote: Quote, limit: int) -> str:
+    return quoted(quote, limit, escape=escape, marker="**", prefix="> ")
+
+
+def _quote_embed(quote: Quote, limit: int) -> Embed:
+    footer = byline(quote) + (" · outside the period asked about" if quote.outside_window else "")
+    embed: Embed = {
+        "title": fit(quote.title, MAX_TITLE),
+        "description": quote_description(quote, limit),
+        "footer": {"text": fit(footer, MAX_FOOTER)},
+    }
+    if quote.url:
+        embed["url"] = quote.url
+    return embed
+
+
+def answer_message(answer: Answer, *, restate: bool = False) -> Message:
+    """One embed per quote, all in one message inside Discord's per-message limits."""
+    lines = [f"**Q:** {escape(answer.question)}"] if restate else []
+    if answer.note:
+        lines.append(f"*{escape(answer.note)}*" if answer.found else escape(answer.note))
+    content = fit("\n".join(lines), MAX_CONTENT)
+    quotes = answer.quotes[:MAX_EMBEDS]
+    if not quotes:
+        return {"content": content, "embeds": []}
+    fixed = sum(len(fit(q.title, MAX_TITLE)) + len(byline(q)) + 40 for q in quotes)
+    limit = min(MAX_DESCRIPTION, (MAX_TOTAL - fixed) // len(quotes))
+    return {"content": content, "embeds": [_quote_embed(q, limit) for q in quotes]}
+
+
+def notice_message(notice: Notice) -> Message:
+    text = ("⚠️ " if notice.problem else "") + notice.text
+    return {"content": fit(no_previews(text), MAX_CONTENT), "embeds": []}
+
+
+def help_message(help_: Help) -> Message:
+    lines = [f"**{help_.intro}** Here is what I can do:"] if help_.intro else []
+    for usage in help_.usages:
+        call = f"/{usage.name} {usage.args}".strip()
+        example = f" — e.g. `/{usage.name} {usage.example}`" if usage.example else ""
+        lines.append(f"`{call}` {usage.summary}{example}")
+    lines.append("Or mention me with a question.")
+    return {"content": fit(no_previews("\n".join(lines)), MAX_CONTENT), "embeds": []}
+
+
+def reply_messages(reply: Reply, *, restate: bool = False) -> list[Message]:
+    """Any command's reply as message payloads (``content`` and ``embeds``)."""
+    if isinstance(reply, Answer):
+        return [answer_message(reply, restate=restate)]
+    if isinstance(reply, Briefing):
+        return briefing_messages(reply)
+    if isinstance(reply, Help):
+        return [help_message(reply)]
+    return [notice_message(reply)]
 
 
 def _source_line(article: Article) -> str:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from retrieval.chunking import sentence_spans
+
 
 def fit(text: str, limit: int) -> str:
     """``text`` if it fits; otherwise cut at the last word boundary and mark the cut with "…".
@@ -27,3 +32,54 @@ def take_whole(parts: list[str], limit: int, *, separator: str = "\n") -> list[s
     if not kept and parts:
         kept = [fit(parts[0], limit)]
     return kept
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """A passage trimmed to a length, with its highlight offsets moved to match."""
+
+    text: str
+    highlights: tuple[tuple[int, int], ...]
+
+
+def excerpt(text: str, highlights: Sequence[tuple[int, int]], limit: int) -> Excerpt:
+    """``text`` cut to at most ``limit`` characters around its highlighted sentences.
+
+    Whole sentences are kept, taken alternately after and before the highlighted ones, and each
+    cut is marked with "…". Platforms cap message sizes; the answering sentence must survive.
+    """
+    if len(text) <= limit:
+        return Excerpt(text, tuple(highlights))
+    marks = sorted(highlights) or [(0, 0)]
+    start, end = marks[0][0], max(e for _, e in marks)
+    if end - start + 4 > limit:  # the highlights alone are too long: keep the first, fitted
+        first_start, first_end = marks[0]
+        piece = fit(text[first_start:first_end], limit - 2)
+        prefix = "…" if first_start > 0 else ""
+        bold_end = len(prefix) + len(piece.rstrip("…"))
+        suffix = "" if piece.endswith("…") or first_end >= len(text) else "…"
+        return Excerpt(prefix + piece + suffix, ((len(prefix), bold_end),))
+    sentences = sentence_spans(text)
+    after = [s for s in sentences if s.start >= end]
+    before = [s for s in reversed(sentences) if s.end <= start]
+    while after or before:
+        grew = False
+        for side in (after, before):
+            if not side:
+                continue
+            new_start, new_end = min(start, side[0].start), max(end, side[0].end)
+            if new_end - new_start + 4 <= limit:
+                start, end = new_start, new_end
+                side.pop(0)
+                grew = True
+            else:
+                side.clear()
+        if not grew:
+            break
+    prefix = "… " if text[:start].strip() else ""
+    suffix = " …" if text[end:].strip() else ""
+    shift = len(prefix) - start
+    return Excerpt(
+        prefix + text[start:end] + suffix,
+        tuple((s + shift, e + shift) for s, e in marks if s >= start and e <= end and e > s),
+    )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from bot.commands import Help, Notice, Reply
 from bot.rendering.limits import fit, take_whole
+from bot.rendering.markup import quoted
 from bot.rendering.terminal import format_date
+from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing, Story
 from corpus.model import Article
 
@@ -13,6 +17,7 @@ MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_HEADER = 150
 MAX_CONTEXT = 2000
+MAX_TEXT = 3000
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -23,14 +28,88 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def link(article: Article) -> str:
-    title = escape(article.title).replace("|", "¦")
-    return f"<{article.url}|{title}>" if article.url else title
+def link(title: str, url: str | None) -> str:
+    label = escape(title).replace("|", "¦")
+    return f"<{url}|{label}>" if url else label
+
+
+def source_line(title: str, source: str | None, published: datetime | None, url: str | None) -> str:
+    """source · date · <url|title>, the line under every quote."""
+    named = escape(source or "unknown source")
+    return f"{named} · {format_date(published)} · {link(title, url)}"
 
 
 def _source_line(article: Article) -> str:
-    source = escape(article.source or "unknown source")
-    return f"{source} · {format_date(article.published_at)} · {link(article)}"
+    return source_line(article.title, article.source, article.published_at, article.url)
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, MAX_SECTION)}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(text, MAX_CONTEXT)}]}
+
+
+def quote_text(quote: Quote) -> str:
+    return quoted(quote, MAX_SECTION, escape=escape, marker="*", prefix=">")
+
+
+def answer_message(answer: Answer, *, restate: bool = False) -> Message:
+    """An answer as one message; ``restate`` repeats the question (slash commands hide it)."""
+    asked = f"*Q:* {escape(answer.question)}"
+    blocks: list[Block] = [section(asked)] if restate else []
+    if not answer.found:
+        note = answer.note or ""
+        blocks.append(section(escape(note)))
+        return _plain_message(note, blocks)
+    if answer.note:
+        blocks.append(context(f"_{escape(answer.note)}_"))
+    for quote in answer.quotes[: (MAX_BLOCKS - len(blocks)) // 2]:
+        byline = source_line(quote.title, quote.source, quote.published_at, quote.url)
+        if quote.outside_window:
+            byline += " · _outside the period asked about_"
+        blocks += [section(quote_text(quote)), context(byline)]
+    best = answer.quotes[0]
+    fallback = f"{answer.question} — “{best.highlight}” ({best.source or best.title})"
+    return _plain_message(fallback, blocks)
+
+
+def notice_message(notice: Notice) -> Message:
+    text = ("⚠️ " if notice.problem else "") + notice.text
+    return _plain_message(text, [section(escape(text))])
+
+
+def help_message(help_: Help, *, command: str) -> Message:
+    lines = [f"*{escape(help_.intro)}* Here is what I can do:"] if help_.intro else []
+    for usage in help_.usages:
+        call = f"{command} {usage.name} {usage.args}".strip()
+        example = f" — e.g. `{command} {usage.name} {usage.example}`" if usage.example else ""
+        lines.append(f"`{escape(call)}` {escape(usage.summary)}{escape(example)}")
+    lines.append(f"Or just `{command} <question>`, mention me, or send me a file to add.")
+    text = "\n".join(lines)
+    return _plain_message(help_.intro or "briefbot commands", [section(text)])
+
+
+def reply_messages(reply: Reply, *, command: str, restate: bool = False) -> list[Message]:
+    """Any command's reply as ``chat.postMessage`` payloads."""
+    if isinstance(reply, Answer):
+        return [answer_message(reply, restate=restate)]
+    if isinstance(reply, Briefing):
+        return briefing_messages(reply)
+    if isinstance(reply, Help):
+        return [help_message(reply, command=command)]
+    return [notice_message(reply)]
+
+
+def _plain_message(text: str, blocks: list[Block]) -> Message:
+    """The plain ``text`` is what notifications and screen readers show."""
+    return {
+        "text": fit(text, MAX_TEXT),
+        "blocks": blocks,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
 
 
 def _story_blocks(number: int, story: Story) -> list[Block]:
@@ -42,8 +121,8 @@ def _story_blocks(number: int, story: Story) -> list[Block]:
         take_whole([_source_line(a) for a in story.sources], MAX_CONTEXT, separator=" \n")
     )
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": fit(body, MAX_SECTION)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": sources}]},
+        section(body),
+        context(sources),
         {"type": "divider"},
     ]
 
@@ -52,18 +131,7 @@ def briefing_messages(briefing: Briefing) -> list[Message]:
     """One or more ``chat.postMessage`` payloads; a story is never split across two."""
     title = fit(f"News briefing — {briefing.window.label}", MAX_HEADER)
     if not briefing.stories:
-        return [
-            {
-                "text": briefing.empty_note,
-                "blocks": [
-                    {
-                        "type": "section",
-                        "text": {"type": "mrkdwn", "text": escape(briefing.empty_note)},
-                    }
-                ],
-                "unfurl_links": False,
-            }
-        ]
+        return [_plain_message(briefing.empty_note, [section(escape(briefing.empty_note))])]
     messages: list[Message] = []
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": title}}]
     headlines: list[str] = []
@@ -79,10 +147,4 @@ def briefing_messages(briefing: Briefing) -> list[Message]:
 
 
 def _message(title: str, headlines: list[str], blocks: list[Block]) -> Message:
-    """The plain ``text`` is what notifications and screen readers show."""
-    return {
-        "text": fit(f"{title}: " + "; ".join(headlines), 3000),
-        "blocks": blocks,
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
+    return _plain_message(f"{title}: " + "; ".join(headlines), blocks)
