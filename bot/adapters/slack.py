@@ -1,0 +1,233 @@
+"""The Slack adapter: Bolt listeners that turn Slack payloads into command calls and post the
+rendered replies. It works in Socket Mode (no public URL) and in HTTP mode (a request URL).
+
+Listeners acknowledge at once and do the work in a worker thread, so Slack's 3-second deadline is
+met and one slow answer never holds up anyone else's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import Caller, Commands, Notice, Reply, refused
+from bot.rendering import slack as render
+from bot.services.ask import Answer
+from bot.services.briefing import Briefing
+from bot.settings import SlackSettings
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry — something went wrong while answering. Please try again in a moment."
+
+# What each slow command says right away, before the real reply follows.
+_WORKING = {
+    "ask": "Searching the articles…",
+    "today": "Putting the briefing together…",
+    "briefing": "Putting the briefing together…",
+    "add": "Adding it — I'll post the result here.",
+    "follow": "Fetching the feed — I'll post the result here.",
+}
+# Successful changes the whole channel should see; everything else answers only the asker.
+_ANNOUNCED = frozenset({"add", "follow", "unfollow", "subscribe", "unsubscribe"})
+
+_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def from_slack(text: str) -> str:
+    """Plain text from Slack's message format: links unwrapped, mentions gone, entities decoded."""
+    text = _MENTION.sub(" ", _LINK.sub(r"\1", text))
+    return " ".join(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split())
+
+
+class RecentIds:
+    """The last ``size`` ids seen; Slack re-sends an event it thinks went unanswered."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def first_time(self, key: str) -> bool:
+        if key in self._ids:
+            return False
+        self._ids[key] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
+
+
+class SlackAdapter:
+    """Slack in front of :class:`Commands`: slash command, mentions, DMs and shared files."""
+
+    def __init__(
+        self,
+        commands: Commands,
+        *,
+        settings: SlackSettings,
+        admins: frozenset[str],
+        max_file_bytes: int,
+    ) -> None:
+        if settings.bot_token is None:
+            raise ValueError("the Slack adapter needs a bot token")
+        self.commands = commands
+        self.settings = settings
+        self.admins = admins
+        self.max_file_bytes = max_file_bytes
+        self._token = settings.bot_token.get_secret_value()
+        self.client = AsyncWebClient(token=self._token, base_url=settings.api_url)
+        # Back off on HTTP 429 for as long as Slack's Retry-After header asks.
+        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+        secret = settings.signing_secret.get_secret_value() if settings.signing_secret else ""
+        self.app = AsyncApp(client=self.client, signing_secret=secret, logger=log)
+        self._seen = RecentIds()
+        self.app.command(settings.command)(self._on_command)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("message")(self._on_message)
+
+    def trusted(self, user: str) -> bool:
+        """With no admins configured every member may add and schedule; otherwise only them."""
+        return not self.admins or user in self.admins
+
+    # --- slash command -------------------------------------------------------------------
+
+    async def _on_command(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        text = from_slack(command.get("text", ""))
+        name = text.split(maxsplit=1)[0].lower() if text else "help"
+        caller = self._caller(command["channel_id"], command["user_id"])
+        await ack(text=_WORKING.get(name, "Searching the articles…" if " " in text else ""))
+        try:
+            reply = await asyncio.to_thread(self.commands.run, text, caller)
+        except Exception:
+            log.exception("the %s command failed", self.settings.command)
+            await respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
+            return
+        visible = isinstance(reply, Answer | Briefing) or (
+            isinstance(reply, Notice) and not reply.problem and name in _ANNOUNCED
+        )
+        for message in render.reply_messages(reply, command=self.settings.command, restate=True):
+            await respond(
+                **message,
+                response_type="in_channel" if visible else "ephemeral",
+                replace_original=False,
+            )
+
+    # --- mentions, direct messages and files ----------------------------------------------
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        await self._converse(body, event)
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """Direct messages only; in channels the bot answers when mentioned."""
+        if event.get("channel_type") == "im" and event.get("subtype") in (None, "file_share"):
+            await self._converse(body, event)
+
+    async def _converse(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        user = event.get("user", "")
+        if event.get("bot_id") or event.get("subtype") == "bot_message" or user == "USLACKBOT":
+            return
+        if not self._seen.first_time(str(body.get("event_id") or event.get("ts"))):
+            log.info("ignored a repeated Slack event %s", body.get("event_id"))
+            return
+        channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
+
+        async def post(message: dict[str, Any]) -> None:
+            await self.client.chat_postMessage(channel=channel, thread_ts=thread, **message)
+
+        caller = self._caller(channel, user)
+        try:
+            for reply in await self._replies(event, caller, post):
+                for message in render.reply_messages(reply, command=self.settings.command):
+                    await post(message)
+        except Exception:
+            log.exception("answering a Slack message failed")
+            await post({"text": APOLOGY})
+
+    async def _replies(
+        self,
+        event: dict[str, Any],
+        caller: Caller,
+        post: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> list[Reply]:
+        files = event.get("files") or []
+        if files:
+            if not caller.trusted:
+                return [refused()]
+            names = ", ".join(f.get("name", "a file") for f in files)
+            await post({"text": f"Adding {names} — one moment."})
+            return [await self._add_file(caller, file) for file in files]
+        text = from_slack(event.get("text", ""))
+        if text.lower() in {"", "help"}:
+            return [self.commands.help()]
+        return [await asyncio.to_thread(self.commands.ask, text)]
+
+    async def _add_file(self, caller: Caller, file: dict[str, Any]) -> Notice:
+        name = file.get("name") or "upload"
+        if int(file.get("size") or 0) > self.max_file_bytes:
+            limit = self.max_file_bytes / 1_000_000
+            return Notice((f"Couldn't add {name}: the file is larger than {limit:g} MB",), True)
+        url = file.get("url_private_download") or file.get("url_private")
+        if not url:
+            return Notice(
+                (f"Couldn't add {name}: Slack did not share its contents with me.",), True
+            )
+        data = await self._download(url)
+        return await asyncio.to_thread(self.commands.add_file, caller, name, data)
+
+    async def _download(self, url: str) -> bytes:
+        """A shared file's bytes. The bot token is only ever sent to Slack's own hosts."""
+        host = urlsplit(url).hostname or ""
+        api_host = urlsplit(self.settings.api_url).hostname
+        if not (host == api_host or host == "slack.com" or host.endswith(".slack.com")):
+            raise ValueError(f"refusing to send the bot token to {host}")
+        headers = {"Authorization": f"Bearer {self._token}"}
+        async with httpx.AsyncClient(follow_redirects=True, timeout=30) as http:
+            response = await http.get(url, headers=headers)
+            response.raise_for_status()
+            return response.content[: self.max_file_bytes + 1]
+
+    def _caller(self, channel: str, user: str) -> Caller:
+        return Caller(platform="slack", channel=channel, user=user, trusted=self.trusted(user))
+
+    # --- delivery and serving ---------------------------------------------------------------
+
+    async def post_briefing(self, channel: str, briefing: Briefing) -> None:
+        """A scheduled briefing, posted to a channel the bot was invited to."""
+        for message in render.briefing_messages(briefing):
+            await self.client.chat_postMessage(channel=channel, **message)
+
+    def web_app(self) -> web.Application:
+        """HTTP mode: events, commands and interactivity all arrive at ``POST /slack/events``."""
+
+        async def events(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await self.app.async_dispatch(await to_bolt_request(request))
+            )
+
+        async def health(_: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        server = web.Application()
+        server.router.add_post("/slack/events", events)
+        server.router.add_get("/healthz", health)
+        return server
+
+    def socket_mode(self, app_token: str) -> AsyncSocketModeHandler:
+        return AsyncSocketModeHandler(self.app, app_token)

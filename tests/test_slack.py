@@ -1,0 +1,424 @@
+"""The Slack adapter, driven through Bolt's real dispatch: signed HTTP requests to the aiohttp
+server of HTTP mode and Socket Mode payloads, against a mock Slack Web API on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.adapters.slack import APOLOGY, SlackAdapter, from_slack
+from bot.commands import REFUSAL, Commands
+from bot.rendering import slack as render
+from bot.services.ask import Answer, Quote
+from bot.services.briefing import Briefing, Window
+from bot.settings import SlackSettings
+from bot.wiring import Briefbot
+from tests.conftest import MakeBot
+from tests.http_server import LoopbackServer, Reply
+from tests.slack_mock import BOT_ID, MockSlack
+
+SECRET = "test-signing-secret"
+TOKEN = "xoxb-test-token"
+QUESTION = "Why did Vanuatu ban Fijian biscuits?"
+ARTICLE_URL = (
+    "https://en.wikinews.org/wiki/"
+    "Fiji_%22running_out_of_patience%22_with_Vanuatu_over_ban_on_Fijian_biscuits"
+)
+T = TypeVar("T")
+
+
+@pytest.fixture
+def slack() -> Iterator[MockSlack]:
+    with LoopbackServer() as server:
+        yield MockSlack(server)
+
+
+def adapter_for(
+    bot: Briefbot, slack: MockSlack, *, admins: frozenset[str] = frozenset()
+) -> SlackAdapter:
+    settings = SlackSettings(
+        bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
+    )
+    return SlackAdapter(Commands(bot), settings=settings, admins=admins, max_file_bytes=1_000_000)
+
+
+@asynccontextmanager
+async def http_mode(adapter: SlackAdapter) -> AsyncIterator[TestClient[Any, Any]]:
+    """The adapter's real aiohttp server on a loopback port, and a client for it."""
+    async with TestClient(TestServer(adapter.web_app())) as client:
+        yield client
+
+
+def signed_headers(body: str, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:
+    timestamp = str(int(time.time() - age))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+
+
+async def send_command(
+    client: TestClient[Any, Any],
+    slack: MockSlack,
+    text: str,
+    *,
+    user: str = "U1",
+    secret: str = SECRET,
+    age: float = 0,
+) -> ClientResponse:
+    body = urlencode(
+        {
+            "command": "/brief",
+            "text": text,
+            "user_id": user,
+            "channel_id": "C1",
+            "team_id": "T1",
+            "response_url": slack.response_url,
+            "trigger_id": "1.2.3",
+        }
+    )
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers |= signed_headers(body, secret=secret, age=age)
+    return await client.post("/slack/events", data=body, headers=headers)
+
+
+def event_body(event: dict[str, Any], *, event_id: str = "Ev1") -> dict[str, Any]:
+    return {
+        "type": "event_callback",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": event,
+        "authorizations": [{"team_id": "T1", "user_id": "UBRIEFBOT", "is_bot": True}],
+    }
+
+
+def mention(text: str, *, ts: str = "1700000000.000001", user: str = "U1") -> dict[str, Any]:
+    return {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@UBRIEFBOT> {text}",
+        "ts": ts,
+        "channel": "C1",
+        "event_ts": ts,
+    }
+
+
+async def send_event(
+    client: TestClient[Any, Any], body: dict[str, Any], *, retry: int = 0
+) -> ClientResponse:
+    raw = json.dumps(body)
+    headers = {"Content-Type": "application/json"} | signed_headers(raw)
+    if retry:
+        headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+    return await client.post("/slack/events", data=raw, headers=headers)
+
+
+async def eventually(check: Callable[[], T], *, timeout: float = 60) -> T:
+    """Wait, letting Bolt's background listeners run, until ``check()`` is truthy."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the bot")
+        await asyncio.sleep(0.05)
+    return value
+
+
+def idle() -> bool:
+    """No task but the test's own is left on the loop."""
+    return asyncio.all_tasks() == {asyncio.current_task()}
+
+
+def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(test())
+
+
+def texts(message: dict[str, Any]) -> list[str]:
+    """Every mrkdwn text of a message's blocks."""
+    found = []
+    for block in message.get("blocks", []):
+        if "text" in block:
+            found.append(block["text"]["text"])
+        found += [element["text"] for element in block.get("elements", [])]
+    return found
+
+
+def assert_biscuit_answer(message: dict[str, Any]) -> None:
+    parts = texts(message)
+    first = next(i for i, part in enumerate(parts) if part.startswith(">"))
+    quote, byline = parts[first], parts[first + 1]
+    assert quote.startswith(">") and "Flour Mills of Fiji" in quote
+    bold = [part for part in quote.split("*")[1::2] if part.strip()]
+    assert bold and all("biscuit" in part.lower() for part in bold)
+    assert byline.startswith(f"Wikinews · 2005-07-01 · <{ARTICLE_URL}|Fiji")
+    assert message["unfurl_links"] is False
+    assert message["text"]
+
+
+def test_slash_command_answers_in_channel_restating_the_question(
+    sample_bot: Briefbot, slack: MockSlack
+) -> None:
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            ack = await send_command(client, slack, f"ask {QUESTION}")
+            assert ack.status == 200
+            assert "Searching" in await ack.text()
+            [reply] = await eventually(lambda: slack.responses)
+            assert reply["response_type"] == "in_channel"
+            assert texts(reply)[0] == f"*Q:* {QUESTION}"
+            assert_biscuit_answer(reply)
+            # The bare form means the same.
+            await send_command(client, slack, QUESTION)
+            await eventually(lambda: len(slack.responses) == 2)
+            assert slack.responses[1]["blocks"] == reply["blocks"]
+
+    run(scenario)
+
+
+def test_a_mention_is_answered_in_its_thread(sample_bot: Briefbot, slack: MockSlack) -> None:
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            ack = await send_event(client, event_body(mention(QUESTION, ts="1700000000.000200")))
+            assert ack.status == 200
+            [message] = await eventually(lambda: slack.posted)
+            assert message["channel"] == "C1"
+            assert message["thread_ts"] == "1700000000.000200"
+            assert_biscuit_answer(message)
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("secret", "age"), [("not-the-secret", 0), (SECRET, 10 * 60)], ids=["bad-signature", "stale"]
+)
+def test_unverified_requests_are_rejected(
+    sample_bot: Briefbot, slack: MockSlack, secret: str, age: float
+) -> None:
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            response = await send_command(client, slack, QUESTION, secret=secret, age=age)
+            assert response.status == 401
+            await eventually(idle)
+        assert slack.responses == [] and slack.posted == []
+
+    run(scenario)
+
+
+def test_a_retried_event_is_answered_once(sample_bot: Briefbot, slack: MockSlack) -> None:
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            body = event_body(mention(QUESTION, ts="1.1"), event_id="EvSame")
+            assert (await send_event(client, body)).status == 200
+            assert (await send_event(client, body, retry=1)).status == 200
+            await eventually(lambda: slack.posted)
+            await eventually(idle)  # every listener Bolt started has finished
+        assert [m["thread_ts"] for m in slack.posted] == ["1.1"]
+
+    run(scenario)
+
+
+def test_rate_limited_post_is_retried_after_retry_after(
+    sample_bot: Briefbot, slack: MockSlack
+) -> None:
+    slack.rate_limit = 1
+
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            await send_event(client, event_body(mention(QUESTION)))
+            [message] = await eventually(lambda: slack.posted)
+            assert_biscuit_answer(message)
+        assert len(slack.calls("/api/chat.postMessage")) == 2  # the 429, then the retry
+
+    run(scenario)
+
+
+def test_only_admins_may_add(
+    make_bot: MakeBot, slack: MockSlack, http_server: LoopbackServer
+) -> None:
+    bot = make_bot(ingest={"allow_private_networks": True})
+    page = (
+        "<html><head><title>Harbour reopens</title></head><body><article><h1>Harbour reopens"
+        "</h1><p>The city harbour reopened on Monday after a month of repairs to its piers, the"
+        " port authority said.</p><p>Ferries resumed their usual timetable and fishing boats"
+        " returned to the inner basin by the afternoon.</p></article></body></html>"
+    )
+    http_server.routes["/harbour"] = Reply(
+        headers={"Content-Type": "text/html; charset=utf-8"}, body=page.encode()
+    )
+    url = http_server.url("/harbour")
+
+    async def scenario() -> None:
+        adapter = adapter_for(bot, slack, admins=frozenset({"UADMIN"}))
+        async with http_mode(adapter) as client:
+            await send_command(client, slack, f"add <{url}>", user="USOMEONE")
+            [refusal] = await eventually(lambda: slack.responses)
+            assert refusal["response_type"] == "ephemeral"
+            assert refusal["text"].endswith(REFUSAL)
+            assert http_server.requests == [] and bot.store.count_articles() == 0
+
+            await send_command(client, slack, f"add <{url}>", user="UADMIN")
+            added = await eventually(lambda: slack.responses[1:])
+            assert added[0]["response_type"] == "in_channel"
+            assert added[0]["text"].startswith("Added “Harbour reopens”")
+            assert bot.store.count_articles() == 1
+
+    run(scenario)
+
+
+def test_help_and_unknown_commands_list_the_commands(
+    sample_bot: Briefbot, slack: MockSlack
+) -> None:
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            await send_command(client, slack, "help")
+            await send_command(client, slack, "frobnicate")
+            helps = await eventually(lambda: slack.responses[1:] and slack.responses)
+        for reply in helps:
+            assert reply["response_type"] == "ephemeral"
+            listing = texts(reply)[0]
+            for name in ("ask", "today", "briefing", "subscribe", "add", "follow", "feeds"):
+                assert f"`/brief {name}" in listing
+        assert "I don't know the command “frobnicate”" in texts(helps[1])[0]
+
+    run(scenario)
+
+
+def test_bots_and_slackbot_are_ignored(sample_bot: Briefbot, slack: MockSlack) -> None:
+    from_bot = mention(QUESTION, ts="3.3") | {"bot_id": BOT_ID}
+    from_slackbot = mention(QUESTION, ts="4.4", user="USLACKBOT")
+
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            await send_event(client, event_body(from_bot, event_id="EvBot"))
+            await send_event(client, event_body(from_slackbot, event_id="EvSlackbot"))
+            await send_event(client, event_body(mention(QUESTION, ts="5.5"), event_id="EvPerson"))
+            await eventually(lambda: slack.posted)
+            await eventually(idle)
+        assert [m["thread_ts"] for m in slack.posted] == ["5.5"]
+
+    run(scenario)
+
+
+class BrokenCommands(Commands):
+    def ask(self, question: str, **_: object) -> Answer:
+        raise RuntimeError("the index is on fire")
+
+
+def test_a_failure_while_answering_gets_an_apology(
+    sample_bot: Briefbot, slack: MockSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = SlackSettings(
+        bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
+    )
+    adapter = SlackAdapter(
+        BrokenCommands(sample_bot), settings=settings, admins=frozenset(), max_file_bytes=1000
+    )
+
+    async def scenario() -> None:
+        async with http_mode(adapter) as client:
+            await send_event(client, event_body(mention(QUESTION, ts="6.6")))
+            [message] = await eventually(lambda: slack.posted)
+        assert message == {"channel": "C1", "thread_ts": "6.6", "text": APOLOGY}
+
+    run(scenario)
+    assert "answering a Slack message failed" in caplog.text
+    assert TOKEN not in caplog.text
+
+
+def test_socket_mode_direct_message_with_a_file_is_ingested(
+    make_bot: MakeBot, slack: MockSlack
+) -> None:
+    bot = make_bot()
+    text = (
+        "Library extends opening hours\n\nThe central library will stay open until ten in the"
+        " evening from next month, the council announced on Tuesday. Students asked for longer"
+        " hours during the exam season."
+    )
+    event = {
+        "type": "message",
+        "subtype": "file_share",
+        "channel_type": "im",
+        "channel": "D1",
+        "user": "U1",
+        "text": "",
+        "ts": "7.7",
+        "files": [
+            {
+                "id": "F1",
+                "name": "library.txt",
+                "size": len(text),
+                "url_private_download": slack.serve_file("library.txt", text.encode()),
+            }
+        ],
+    }
+
+    async def scenario() -> None:
+        adapter = adapter_for(bot, slack)
+        request = AsyncBoltRequest(body=event_body(event), mode="socket_mode")
+        response = await adapter.app.async_dispatch(request)
+        assert response.status == 200
+        messages = await eventually(lambda: slack.posted[1:] and slack.posted)
+        assert messages[0]["text"] == "Adding library.txt — one moment."
+        assert messages[1]["thread_ts"] == "7.7"
+        assert messages[1]["text"].startswith("Added “Library extends opening hours”")
+
+    run(scenario)
+    assert bot.store.count_articles() == 1
+
+
+def test_scheduled_briefings_and_health(sample_bot: Briefbot, slack: MockSlack) -> None:
+    async def scenario() -> None:
+        adapter = adapter_for(sample_bot, slack)
+        briefing = Briefing(window=Window.last_24h(datetime.now(UTC)))
+        await adapter.post_briefing("C9", briefing)
+        async with http_mode(adapter) as client:
+            health = await client.get("/healthz")
+            assert health.status == 200 and (await health.json())["status"] == "ok"
+        [message] = slack.posted
+        assert message["channel"] == "C9" and message["text"] == briefing.empty_note
+
+    run(scenario)
+
+
+def test_an_oversized_passage_stays_within_block_limits() -> None:
+    filler = "The committee heard evidence from witnesses about the harbour & its <piers>. "
+    key = "The minister resigned on Friday after the report was published."
+    text = filler * 60 + key + " " + filler * 60
+    start = text.index(key)
+    quote = Quote(
+        text=text,
+        highlights=((start, start + len(key)),),
+        title="A very long report",
+        source="Example News",
+        url="https://example.com/report",
+        published_at=None,
+        score=1.0,
+        article_id=1,
+        passage_id=1,
+    )
+    message = render.answer_message(Answer(question="Who resigned?", quotes=[quote] * 20))
+    assert len(message["blocks"]) <= render.MAX_BLOCKS
+    for block in message["blocks"]:
+        assert len(block.get("text", {}).get("text", "")) <= render.MAX_SECTION
+    first = message["blocks"][0]["text"]["text"]
+    assert f"*{key}*" in first
+    assert "&amp;" in first and "&lt;piers&gt;" in first and "<piers>" not in first
+    assert first.startswith(">… ") and first.endswith(" …")
+
+
+def test_from_slack_unwraps_links_and_mentions() -> None:
+    raw = "<@U123> add <https://example.com/a?b=1&amp;c=2|example.com/a> &lt;3"
+    assert from_slack(raw) == "add https://example.com/a?b=1&c=2 <3"
