@@ -12,4 +12,6 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     BRIEFBOT_DATA_DIR=/data \
     HF_HUB_OFFLINE=1
 VOLUME ["/data"]
+# Only used in Slack's HTTP mode: `docker run … briefbot run --slack-http --port 3000`.
+EXPOSE 3000
 CMD ["briefbot", "run"]
