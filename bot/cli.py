@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -25,6 +26,7 @@ from bot.rendering.terminal import (
     render_poll,
 )
 from bot.scheduler import Periodic, poll_feeds
+from bot.serve import Listen, check, serve
 from bot.services.ask import QuestionError, validate_question
 from bot.services.briefing import Window
 from bot.services.feeds import FollowError, PollResult
@@ -88,7 +90,7 @@ def _settings(data_dir: Path | None) -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("sentence_transformers", "transformers", "httpx", "faiss"):
+    for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "slack_sdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     return settings
 
@@ -272,13 +274,18 @@ def ask(
     _guarded(run)
 
 
-def _start_terminal(bot: Briefbot) -> None:
+def _load(bot: Briefbot) -> None:
+    """First start: index the sample corpus; every start: make sure the indexes are current."""
     with progress_bar() as progress:
         report = bot.load_samples_if_empty(progress=progress)
         if report is not None:
             errors.print(f"Indexed the sample corpus: {report.summary()}")
         bot.prepare(progress=progress)
     bot.require_articles()
+
+
+def _start_terminal(bot: Briefbot) -> None:
+    _load(bot)
     announce = partial(_print_poll, console)
     loops = [
         Periodic(
@@ -314,9 +321,35 @@ def chat(data_dir: DataDir = None) -> None:
 
 
 @app.command()
-def run(data_dir: DataDir = None) -> None:
-    """Start the configured chat adapters; the terminal chat when none is configured."""
-    _guarded(lambda: _start_terminal(Briefbot(_settings(data_dir))))
+def run(
+    slack_http: Annotated[
+        bool,
+        typer.Option(
+            "--slack-http", help="Take Slack's requests at POST /slack/events (not Socket Mode)."
+        ),
+    ] = False,
+    host: Annotated[str, typer.Option(help="Address of the --slack-http server.")] = "0.0.0.0",
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the --slack-http server.")
+    ] = 3000,
+    data_dir: DataDir = None,
+) -> None:
+    """Start Slack and/or Discord as configured; the terminal chat when neither is."""
+
+    def start() -> None:
+        bot = Briefbot(_settings(data_dir))
+        listen = Listen(host=host, port=port) if slack_http else None
+        check(bot, slack_http=listen)
+        if not (bot.settings.slack.enabled or bot.settings.discord.enabled):
+            _start_terminal(bot)
+            return
+        _load(bot)
+        try:
+            asyncio.run(serve(bot, slack_http=listen))
+        except ConnectionError as exc:
+            raise UserError(str(exc)) from None
+
+    _guarded(start)
 
 
 @app.command()

@@ -107,7 +107,8 @@ class DiscordSettings(BaseModel):
     )
     message_content: bool = Field(
         default=False,
-        description="Answer @mentions; needs the privileged Message Content intent.",
+        description="Request the privileged Message Content intent (not needed for @mentions, "
+        "whose text Discord delivers anyway).",
     )
 
     @property

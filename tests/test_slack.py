@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import pytest
-from aiohttp import ClientResponse
+import yaml
+from aiohttp import ClientResponse, ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -422,3 +430,84 @@ def test_an_oversized_passage_stays_within_block_limits() -> None:
 def test_from_slack_unwraps_links_and_mentions() -> None:
     raw = "<@U123> add <https://example.com/a?b=1&amp;c=2|example.com/a> &lt;3"
     assert from_slack(raw) == "add https://example.com/a?b=1&c=2 <3"
+    assert from_slack("add  Title\nBody   text") == "add Title\nBody text"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_briefbot_run_serves_slack_http_mode(
+    sample_data_dir: Path, tmp_path: Path, slack: MockSlack
+) -> None:
+    """The README's start command with Slack configured: answers, then stops cleanly."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    port = free_port()
+    env = os.environ | {
+        "BRIEFBOT_SLACK__BOT_TOKEN": TOKEN,
+        "BRIEFBOT_SLACK__SIGNING_SECRET": SECRET,
+        "BRIEFBOT_SLACK__API_URL": slack.api_url,
+        "BRIEFBOT_DATA_DIR": str(data_dir),
+    }
+    command = [sys.executable, "-m", "bot", "run", "--slack-http", "--host", "127.0.0.1"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
+    )
+
+    async def scenario() -> None:
+        async with ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
+
+            async def healthy() -> bool:
+                try:
+                    async with http.get("/healthz") as response:
+                        return response.status == 200
+                except OSError:
+                    return False
+
+            deadline = time.monotonic() + 120
+            while not await healthy():
+                assert process.poll() is None, "briefbot run exited early"
+                assert time.monotonic() < deadline, "briefbot run did not come up"
+                await asyncio.sleep(0.2)
+            body = urlencode(
+                {
+                    "command": "/brief",
+                    "text": QUESTION,
+                    "user_id": "U1",
+                    "channel_id": "C1",
+                    "response_url": slack.response_url,
+                }
+            )
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            async with http.post(
+                "/slack/events", data=body, headers=headers | signed_headers(body)
+            ) as ack:
+                assert ack.status == 200
+            [reply] = await eventually(lambda: slack.responses)
+            assert_biscuit_answer(reply)
+
+    try:
+        run(scenario)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert TOKEN not in stderr and SECRET not in stderr
+
+
+def test_the_manifest_matches_the_adapter() -> None:
+    manifest = yaml.safe_load(
+        (Path(__file__).parent.parent / "deploy" / "slack-manifest.yaml").read_text()
+    )
+    [command] = manifest["features"]["slash_commands"]
+    assert command["command"] == SlackSettings().command
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_mention",
+        "message.im",
+    }
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "commands", "im:history", "files:read"} <= scopes

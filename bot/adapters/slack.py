@@ -53,7 +53,9 @@ _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 def from_slack(text: str) -> str:
     """Plain text from Slack's message format: links unwrapped, mentions gone, entities decoded."""
     text = _MENTION.sub(" ", _LINK.sub(r"\1", text))
-    return " ".join(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split())
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    # Line breaks stay: the first line of pasted article text is its title.
+    return "\n".join(" ".join(line.split()) for line in text.strip().splitlines())
 
 
 class RecentIds:

@@ -1,0 +1,403 @@
+"""The Discord adapter, driven through discord.py's real gateway parsers and command tree, with
+every reply recorded by a stand-in for Discord's HTTP API on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from bot.adapters.discord import APOLOGY, DiscordAdapter
+from bot.commands import REFUSAL, Commands
+from bot.rendering import discord as render
+from bot.services.briefing import Window
+from bot.settings import DiscordSettings
+from bot.wiring import Briefbot
+from corpus.model import Article
+from tests.conftest import MakeBot
+from tests.discord_harness import (
+    APP_ID,
+    BOT_USER,
+    CHANNEL_ID,
+    GUILD_ID,
+    MANAGE_GUILD,
+    MEMBER,
+    FakeDiscord,
+    attachment,
+    channel_message,
+    connected,
+    gateway_event,
+    option,
+    slash_command,
+    user,
+)
+from tests.http_server import LoopbackServer, Reply
+
+KIM = "What did Kim Jong Un inspect in Vladivostok?"
+ARTICLE = (Path(__file__).parent / "pages" / "article.html").read_bytes()
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+# Discord's "ping nobody": no parsed mentions, and replied_user is false unless sent as true.
+NO_PINGS: dict[str, Any] = {"parse": []}
+BOLD = re.compile(r"\*\*[^*]+\*\*")
+
+Scenario = Callable[[DiscordAdapter, FakeDiscord], Awaitable[None]]
+
+
+def adapter_for(
+    bot: Briefbot,
+    *,
+    admins: frozenset[str] = frozenset(),
+    guild_id: int | None = None,
+    max_file_bytes: int = 1_000_000,
+) -> DiscordAdapter:
+    settings = DiscordSettings(token=SecretStr("test-token"), guild_id=guild_id)
+    return DiscordAdapter(
+        Commands(bot), settings=settings, admins=admins, max_file_bytes=max_file_bytes
+    )
+
+
+def run(adapter: DiscordAdapter, scenario: Scenario) -> None:
+    """Log the adapter in to a fresh fake Discord and play ``scenario`` against it."""
+
+    async def main() -> None:
+        async with connected(adapter) as fake:
+            await scenario(adapter, fake)
+
+    asyncio.run(main())
+
+
+async def invoke(
+    adapter: DiscordAdapter, fake: FakeDiscord, payload: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Run a slash command; check that it was deferred before anything else was sent, and
+    return the bodies of its follow-up messages."""
+    await gateway_event(adapter, "INTERACTION_CREATE", payload)
+    calls = [c for c in fake.calls if payload["token"] in c.path]
+    assert calls, "the command sent nothing"
+    first, *followups = calls
+    assert first.path == f"/interactions/{payload['id']}/{payload['token']}/callback"
+    assert first.body["type"] == 5  # deferred channel message: "briefbot is thinking…"
+    assert all(c.path == f"/webhooks/{APP_ID}/{payload['token']}" for c in followups)
+    for call in followups:
+        assert call.body["allowed_mentions"] == NO_PINGS
+    return [c.body for c in followups]
+
+
+def embed_size(embed: dict[str, Any]) -> int:
+    return sum(
+        len(text)
+        for text in (
+            embed.get("title", ""),
+            embed.get("description", ""),
+            embed.get("footer", {}).get("text", ""),
+        )
+    )
+
+
+def assert_within_limits(message: dict[str, Any]) -> None:
+    assert len(message["content"] or "") <= render.MAX_CONTENT
+    assert len(message["embeds"]) <= render.MAX_EMBEDS
+    assert all(len(e["description"]) <= render.MAX_DESCRIPTION for e in message["embeds"])
+    assert sum(embed_size(e) for e in message["embeds"]) <= render.MAX_TOTAL
+
+
+def test_ask_is_deferred_then_answered_with_the_quoted_passage(sample_bot: Briefbot) -> None:
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        # Logging in ran setup_hook, which synced every command globally (no guild configured).
+        [sync] = fake.sent("PUT", "/applications/")
+        assert sync.path == f"/applications/{APP_ID}/commands"
+        assert {c["name"] for c in sync.body} == {c.name for c in adapter.tree.get_commands()}
+
+        [message] = await invoke(adapter, fake, slash_command("ask", option("question", KIM)))
+        assert message["content"] == f"**Q:** {KIM}"
+        top = message["embeds"][0]
+        assert top["title"].startswith("Tokyo, Seoul, Washington concerned")
+        assert top["footer"]["text"] == "TASS · 2023-09-19"
+        assert "url" not in top  # the sample article has no link; see the /add test for one
+        lines = top["description"].split("\n")
+        assert all(line.startswith("> ") for line in lines)
+        assert any("Marshal Shaposhnikov" in bold for bold in BOLD.findall(top["description"]))
+        assert_within_limits(message)
+
+    run(adapter_for(sample_bot), scenario)
+
+
+def test_only_members_with_manage_server_add_articles(
+    make_bot: MakeBot, http_server: LoopbackServer
+) -> None:
+    bot = make_bot(ingest={"allow_private_networks": True, "timeout_seconds": 2.0})
+    bot.prepare()
+    http_server.routes["/news/glacier"] = Reply(headers=HTML, body=ARTICLE)
+    url = http_server.url("/news/glacier")
+
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        [refusal] = await invoke(adapter, fake, slash_command("add", option("url", url)))
+        assert refusal["content"] == f"⚠️ {REFUSAL}"
+        assert bot.store.count_articles() == 0
+        assert http_server.requests == []  # refused before anything was fetched
+
+        add = slash_command("add", option("url", url), permissions=MANAGE_GUILD)
+        [added] = await invoke(adapter, fake, add)
+        assert added["content"].startswith("Added “Glacier retreat speeds up in the Alps”")
+        assert bot.store.count_articles() == 1
+
+        question = option("question", "How much ice did Swiss glaciers lose?")
+        [answer] = await invoke(adapter, fake, slash_command("ask", question))
+        top = answer["embeds"][0]
+        assert top["url"] == url
+        assert top["title"] == "Glacier retreat speeds up in the Alps"
+        assert top["footer"]["text"].endswith("2024-08-14")
+
+    run(adapter_for(bot), scenario)
+
+
+def test_attachments_are_checked_before_they_are_downloaded(make_bot: MakeBot) -> None:
+    bot = make_bot()
+    bot.prepare()
+    text = b"Harbour ferry returns\n\nThe harbour ferry is back in service after repairs."
+
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        async def add(name: str, size: int, *, trusted: bool) -> str:
+            file = attachment(name, size, fake.file_url(name, text))
+            payload = slash_command(
+                "add",
+                option("attachment", file["id"], kind=11),
+                resolved={"attachments": {file["id"]: file}},
+                permissions=MANAGE_GUILD if trusted else MEMBER,
+            )
+            [message] = await invoke(adapter, fake, payload)
+            return str(message["content"])
+
+        assert await add("ferry.txt", len(text), trusted=False) == f"⚠️ {REFUSAL}"
+        too_big = await add("big.txt", 2_000, trusted=True)
+        assert too_big == "⚠️ Couldn't add big.txt: the file is larger than 0.001 MB"
+        assert fake.sent("GET", "/attachments/") == []
+        assert bot.store.count_articles() == 0
+
+        added = await add("ferry.txt", len(text), trusted=True)
+        assert added.startswith("Added “Harbour ferry returns”")
+        assert [c.path for c in fake.sent("GET", "/attachments/")] == ["/attachments/ferry.txt"]
+        assert bot.store.count_articles() == 1
+
+    run(adapter_for(bot, max_file_bytes=1_000), scenario)
+
+
+def test_admin_ids_decide_who_is_trusted_when_set(make_bot: MakeBot) -> None:
+    bot = make_bot()
+    channel = str(CHANNEL_ID)
+
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        # With a server configured, commands are synced to it, where they show up at once.
+        [sync] = fake.sent("PUT", "/applications/")
+        assert sync.path == f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"
+
+        schedule = [option("time", "08:00"), option("timezone", "Europe/Berlin")]
+        moderator = slash_command("subscribe", *schedule, permissions=MANAGE_GUILD)
+        assert (await invoke(adapter, fake, moderator))[0]["content"] == f"⚠️ {REFUSAL}"
+        assert bot.subscriptions.get("discord", channel) is None
+
+        days_and_topics = [option("days", "mon, wed"), option("topics", "climate, energy")]
+        admin = slash_command("subscribe", *schedule, *days_and_topics, user_id=4242)
+        [scheduled] = await invoke(adapter, fake, admin)
+        assert scheduled["content"].startswith(
+            "Scheduled a briefing here: 08:00 Europe/Berlin on Mon, Wed — topics: climate, energy."
+        )
+        sub = bot.subscriptions.get("discord", channel)
+        assert sub is not None and sub.created_by == "4242"
+
+        [listed] = await invoke(adapter, fake, slash_command("subscriptions"))
+        assert listed["content"].startswith("Briefings here: 08:00 Europe/Berlin on Mon, Wed")
+
+        # In a DM there is no server to hold permissions: only the admin ids count.
+        stranger = slash_command("unsubscribe", user_id=7, guild=False)
+        assert (await invoke(adapter, fake, stranger))[0]["content"] == f"⚠️ {REFUSAL}"
+        admin_dm = slash_command("unsubscribe", user_id=4242, guild=False)
+        [nothing] = await invoke(adapter, fake, admin_dm)
+        assert nothing["content"] == "⚠️ This channel has no scheduled briefing."
+        assert bot.subscriptions.get("discord", channel) is not None
+
+    run(adapter_for(bot, admins=frozenset({"4242"}), guild_id=GUILD_ID), scenario)
+
+
+def test_timezones_are_suggested_while_typing(make_bot: MakeBot) -> None:
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        payload = slash_command(
+            "subscribe",
+            option("time", "08:00"),
+            option("timezone", "berl", focused=True),
+            autocomplete=True,
+        )
+        await gateway_event(adapter, "INTERACTION_CREATE", payload)
+        [callback] = [c for c in fake.calls if payload["token"] in c.path]
+        assert callback.body["type"] == 8  # autocomplete result
+        choices = callback.body["data"]["choices"]
+        assert {"name": "Europe/Berlin", "value": "Europe/Berlin"} in choices
+
+    run(adapter_for(make_bot()), scenario)
+
+
+def long_article(number: int, title: str, answer: str, words: list[list[str]]) -> Article:
+    """An article whose one passage is far longer than a Discord embed holds."""
+    combos = itertools.islice(itertools.cycle(itertools.product(*words)), 60)
+    filler = [
+        f"The {vessel} carrying {cargo} passed {place} on day {day} of the month, pilots said."
+        for day, (vessel, cargo, place) in enumerate(combos, start=1)
+    ]
+    return Article(
+        title=title,
+        source=f"Outlet {number}",
+        url=f"https://news.example/canal-{number}",
+        published_at=datetime(2024, 2, 1, 12, tzinfo=UTC),
+        text=" ".join([*filler[:30], answer, *filler[30:]]),
+    )
+
+
+CANAL = [
+    long_article(
+        1,
+        "Red Sea attacks cut canal traffic",
+        "Toll revenue at the canal fell 40 percent in January, the canal authority said.",
+        [["container ship", "tanker"], ["grain", "crude oil", "steel"], ["Port Said", "Ismailia"]],
+    ),
+    long_article(
+        2,
+        "Egypt's economy feels the shipping slump",
+        "Canal toll revenue dropped by about 40 percent in January compared with a year earlier.",
+        [["freighter", "LNG vessel", "reefer"], ["fertiliser", "bananas"], ["Suez", "El Ferdan"]],
+    ),
+    long_article(
+        3,
+        "Insurers raise war-risk premiums for canal route",
+        "In January the canal's toll revenue was down 40 percent, insurers noted.",
+        [["feeder ship", "ro-ro ferry"], ["machinery", "coffee", "timber"], ["Kabrit", "Timsah"]],
+    ),
+]
+
+
+def test_long_passages_are_trimmed_to_discord_limits_around_the_answer(
+    make_bot: MakeBot,
+) -> None:
+    bot = make_bot(retrieval={"chunk_words": 1000})
+    assert len(bot.ingest_service.ingest_articles([(a.title, a) for a in CANAL]).added) == 3
+    question = "How much did canal toll revenue fall in January?"
+    quotes = bot.ask_service.ask(question).quotes
+    assert len(quotes) == 3
+    assert sum(len(q.text) for q in quotes) > render.MAX_TOTAL  # so they must be trimmed
+
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        asked = slash_command("ask", option("question", question))
+        [message] = await invoke(adapter, fake, asked)
+        embeds = message["embeds"]
+        assert len(embeds) == 3
+        assert_within_limits(message)
+        for embed in embeds:
+            [bold] = BOLD.findall(embed["description"])
+            assert "40 percent" in bold
+            assert "…" in embed["description"]  # cut around the answering sentence
+            assert embed["url"].startswith("https://news.example/canal-")
+
+    run(adapter_for(bot), scenario)
+
+
+def test_a_mention_is_answered_once_in_a_reply_and_bots_are_ignored(
+    sample_bot: Briefbot,
+) -> None:
+    me = f"<@{BOT_USER['id']}>"
+
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        other_bot = channel_message(f"{me} {KIM}", author=user(55, bot=True), mentions=[BOT_USER])
+        unaddressed = channel_message(KIM, author=user(42), mentions=[])
+        question = channel_message(f"{me} {KIM}", author=user(42), mentions=[BOT_USER])
+        help_ = channel_message(f"{me} help", author=user(43), mentions=[BOT_USER])
+        for message in (other_bot, unaddressed, question, help_):
+            await gateway_event(adapter, "MESSAGE_CREATE", message)
+
+        answer, help_reply = [c.body for c in fake.sent("POST", "/channels/")]
+        assert [c.path for c in fake.sent("POST", "/channels/")] == [
+            f"/channels/{CHANNEL_ID}/messages"
+        ] * 2
+        assert str(answer["message_reference"]["message_id"]) == question["id"]
+        assert answer["allowed_mentions"] == NO_PINGS
+        top = answer["embeds"][0]
+        assert any("Marshal Shaposhnikov" in bold for bold in BOLD.findall(top["description"]))
+        assert top["footer"]["text"] == "TASS · 2023-09-19"
+        assert str(help_reply["message_reference"]["message_id"]) == help_["id"]
+        assert "`/ask <question>`" in help_reply["content"]
+
+    run(adapter_for(sample_bot), scenario)
+
+
+def test_help_lists_exactly_the_registered_commands(make_bot: MakeBot) -> None:
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        [message] = await invoke(adapter, fake, slash_command("help"))
+        listed = set(re.findall(r"`/(\w+)", message["content"]))
+        assert listed == {command.name for command in adapter.tree.get_commands()}
+        example = "e.g. `/subscribe 08:00 Europe/Berlin weekdays climate, energy`"
+        assert example in message["content"]
+
+    run(adapter_for(make_bot()), scenario)
+
+
+def test_the_day_s_briefing_on_request_and_on_schedule(sample_bot: Briefbot) -> None:
+    day = date(2023, 9, 19)
+    briefing = sample_bot.briefing_service.brief(Window.day(day, UTC), topics=[], limit=8)
+    assert briefing.stories
+    expected = render.briefing_messages(briefing)
+
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        asked = slash_command("briefing", option("date", day.isoformat()))
+        messages = await invoke(adapter, fake, asked)
+        assert [m["content"] for m in messages] == [m["content"] for m in expected]
+        assert messages[0]["content"].startswith("**News briefing")
+        titles = [e["title"] for m in messages for e in m["embeds"]]
+        assert titles == [e["title"] for m in expected for e in m["embeds"]]
+        for message in messages:
+            assert_within_limits(message)
+
+        await adapter.post_briefing("555", briefing)
+        posted = fake.sent("POST", "/channels/")
+        assert {c.path for c in posted} == {"/channels/555/messages"}
+        assert [c.body["content"] for c in posted] == [m["content"] for m in expected]
+        assert all(c.body["allowed_mentions"] == NO_PINGS for c in posted)
+
+    run(adapter_for(sample_bot), scenario)
+
+
+def test_failures_end_in_an_apology_never_in_silence(
+    sample_bot: Briefbot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(question: str) -> None:
+        raise RuntimeError("the index went away")
+
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        monkeypatch.setattr(adapter.commands, "ask", broken)
+        [apology] = await invoke(adapter, fake, slash_command("ask", option("question", KIM)))
+        assert apology["content"] == APOLOGY
+
+        mention = channel_message(
+            f"<@{BOT_USER['id']}> {KIM}", author=user(42), mentions=[BOT_USER]
+        )
+        await gateway_event(adapter, "MESSAGE_CREATE", mention)
+        [reply] = [c.body for c in fake.sent("POST", "/channels/")]
+        assert reply["content"] == APOLOGY
+
+        # A command whose options don't match fails in the tree itself, before any defer.
+        mismatched = slash_command("ask")
+        await gateway_event(adapter, "INTERACTION_CREATE", mismatched)
+        [callback] = [c for c in fake.calls if mismatched["token"] in c.path]
+        assert callback.body["type"] == 4  # an immediate message rather than a deferral
+        assert callback.body["data"]["content"] == APOLOGY
+
+    with caplog.at_level(logging.ERROR, logger="bot.adapters.discord"):
+        run(adapter_for(sample_bot), scenario)
+    failures = [r for r in caplog.records if r.name == "bot.adapters.discord"]
+    assert len(failures) == 3
+    assert all(r.exc_info for r in failures)
