@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.adapters import terminal
+from bot.commands import Commands
 from bot.rendering.terminal import (
     render_answer,
     render_briefing,
@@ -304,7 +305,7 @@ def _start_terminal(bot: Briefbot) -> None:
     for loop in loops:
         loop.start()
     try:
-        terminal.chat(bot.ask_service, console=console)
+        terminal.chat(Commands(bot), console=console)
     finally:
         for loop in loops:
             loop.stop()

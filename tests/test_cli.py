@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,16 @@ def test_ingest_a_url_then_follow_a_feed(tmp_path: Path, http_server: LoopbackSe
     assert polled.returncode == 0, polled.stderr
     assert "Wire: 1 new, 0 duplicates, 0 failed" in polled.stdout
     assert "feed.xml" in briefbot("feeds", "list", *data).stdout
+
+
+def test_terminal_chat_takes_the_chat_commands(sample_data_dir: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    lines = ["help", "Why did Vanuatu ban Fijian biscuits?", "briefing 2005-07-07", "add x", "quit"]
+    result = briefbot("chat", "--data-dir", str(data_dir), stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())  # rich wraps long lines
+    assert "subscribe HH:MM Area/City [days] [topics…]" in out
+    assert "Flour Mills of Fiji" in out and "Wikinews · 2005-07-01" in out
+    assert "Briefing — 2005-07-07" in out
+    assert "“x” is not a web address" in out

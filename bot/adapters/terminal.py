@@ -1,27 +1,58 @@
-"""The terminal adapter: a chat loop on stdin/stdout over the same services as Slack and Discord."""
+"""The terminal adapter: a chat loop on stdin/stdout with the same commands as Slack and Discord."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.text import Text
 
-from bot.rendering.terminal import render_answer
-from bot.services.ask import AskService, QuestionError
+from bot.commands import Caller, Commands, Help, Notice, Reply
+from bot.rendering.terminal import render_answer, render_briefing
+from bot.services.ask import Answer
 
-HELP = """Ask a question about the news, e.g. “What did Kim Jong Un inspect in Vladivostok?”
-Commands: help — this text · quit — leave (or Ctrl-D)"""
+# The person at the terminal runs the bot, so they may change what it knows.
+LOCAL = Caller(platform="terminal", channel="terminal", user="local", trusted=True)
+INTRO = (
+    "Ask a question about the news, e.g. “What did Kim Jong Un inspect in Vladivostok?” — "
+    "or type help for the commands, quit to leave."
+)
+
+
+def render_help(help_: Help) -> Text:
+    text = Text()
+    if help_.intro:
+        text.append(f"{help_.intro} Here is what I can do:\n", style="italic")
+    for usage in help_.usages:
+        text.append(f"{usage.name} {usage.args}".strip(), style="bold")
+        text.append(f"  {usage.summary}")
+        if usage.example:
+            text.append(f" — e.g. {usage.name} {usage.example}", style="dim")
+        text.append("\n")
+    text.append("quit", style="bold")
+    text.append("  leave (or Ctrl-D)")
+    return text
+
+
+def render_reply(reply: Reply) -> RenderableType:
+    if isinstance(reply, Answer):
+        return render_answer(reply)
+    if isinstance(reply, Help):
+        return render_help(reply)
+    if isinstance(reply, Notice):
+        return Text(reply.text, style="red" if reply.problem else "")
+    return render_briefing(reply)
 
 
 def chat(
-    service: AskService,
+    commands: Commands,
     *,
     console: Console,
     read: Callable[[str], str] = input,
     now: datetime | None = None,
 ) -> None:
-    console.print(f"[bold]briefbot[/bold] — {HELP}")
+    console.print(f"[bold]briefbot[/bold] — {INTRO}")
     while True:
         try:
             line = read("\nyou › ").strip()
@@ -32,10 +63,4 @@ def chat(
             continue
         if line.lower() in {"quit", "exit", "/quit", "/exit"}:
             return
-        if line.lower() in {"help", "/help", "?"}:
-            console.print(HELP)
-            continue
-        try:
-            console.print(render_answer(service.ask(line, now=now)))
-        except QuestionError as exc:
-            console.print(f"[red]{exc}[/red]")
+        console.print(render_reply(commands.run(line.removeprefix("/"), LOCAL, now=now)))
