@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
@@ -28,7 +29,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.adapters.slack import APOLOGY, SlackAdapter, from_slack
-from bot.commands import REFUSAL, Commands
+from bot.commands import REFUSAL, Commands, Notice
 from bot.rendering import slack as render
 from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing, Window
@@ -316,6 +317,41 @@ def test_bots_and_slackbot_are_ignored(sample_bot: Briefbot, slack: MockSlack) -
             await eventually(lambda: slack.posted)
             await eventually(idle)
         assert [m["thread_ts"] for m in slack.posted] == ["5.5"]
+
+    run(scenario)
+
+
+class StuckCommands(Commands):
+    """Questions about "stuck" hang until released: a stand-in for a very slow answer."""
+
+    release = threading.Event()
+
+    def ask(self, question: str, **kwargs: Any) -> Answer | Notice:
+        if "stuck" in question:
+            self.release.wait(timeout=60)
+        return super().ask(question, **kwargs)
+
+
+def test_a_slow_answer_does_not_hold_up_other_people(
+    sample_bot: Briefbot, slack: MockSlack
+) -> None:
+    settings = SlackSettings(
+        bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
+    )
+    commands = StuckCommands(sample_bot)
+    adapter = SlackAdapter(commands, settings=settings, admins=frozenset(), max_file_bytes=1000)
+
+    async def scenario() -> None:
+        async with http_mode(adapter) as client:
+            await send_event(
+                client, event_body(mention("Why is this stuck?", ts="8.8"), event_id="Ev8")
+            )
+            await send_event(client, event_body(mention(QUESTION, ts="9.9"), event_id="Ev9"))
+            [answered] = await eventually(lambda: slack.posted)
+            assert answered["thread_ts"] == "9.9"
+            commands.release.set()
+            await eventually(lambda: len(slack.posted) == 2)
+        assert slack.posted[1]["thread_ts"] == "8.8"
 
     run(scenario)
 
