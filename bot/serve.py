@@ -65,14 +65,17 @@ def _announce(result: PollResult) -> None:
     log.info("%s", render_poll(result))
 
 
-async def serve(bot: Briefbot, *, slack_http: Listen | None = None) -> None:
-    """Run every configured chat platform until SIGINT or SIGTERM."""
+async def serve(
+    bot: Briefbot, *, slack_http: Listen | None = None, stop: asyncio.Event | None = None
+) -> None:
+    """Run every configured chat platform until ``stop`` is set, by default on SIGINT/SIGTERM."""
     settings = bot.settings
     commands = Commands(bot)
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
     max_file_bytes = int(settings.ingest.max_file_mb * 1_000_000)
     senders: dict[str, Sender] = {}
     cleanups: list[Callable[[], Awaitable[None]]] = []
