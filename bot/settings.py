@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -92,6 +99,15 @@ class SlackSettings(BaseModel):
         default="https://slack.com/api/", description="Slack Web API base URL (tests use a mock)."
     )
     command: str = Field(default="/brief", pattern=r"^/[a-z0-9_-]{1,31}$")
+
+    @field_validator("bot_token", "app_token")
+    @classmethod
+    def _token_kind(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """A pasted placeholder or the wrong token fails at start-up, not at the first message."""
+        prefix = "xoxb-" if info.field_name == "bot_token" else "xapp-"
+        if value is not None and not value.get_secret_value().startswith(prefix):
+            raise ValueError(f"expected a token starting with {prefix}")
+        return value
 
     @property
     def enabled(self) -> bool:

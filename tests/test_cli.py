@@ -132,3 +132,18 @@ def test_terminal_chat_takes_the_chat_commands(sample_data_dir: Path, tmp_path: 
     assert "Flour Mills of Fiji" in out and "Wikinews · 2005-07-01" in out
     assert "Briefing — 2005-07-07" in out
     assert "“x” is not a web address" in out
+
+
+def test_run_explains_an_incomplete_chat_setup(tmp_path: Path) -> None:
+    """Each half-configured Slack set-up fails at once, in one line, without echoing a token."""
+    cases = [
+        ({"BRIEFBOT_SLACK__BOT_TOKEN": "paste-your-token-here"}, [], "starting with xoxb-"),
+        ({"BRIEFBOT_SLACK__BOT_TOKEN": "xoxb-secret-1"}, [], "APP_TOKEN"),
+        ({"BRIEFBOT_SLACK__BOT_TOKEN": "xoxb-secret-1"}, ["--slack-http"], "SIGNING_SECRET"),
+        ({}, ["--slack-http"], "needs BRIEFBOT_SLACK__BOT_TOKEN"),
+    ]
+    for env, flags, expected in cases:
+        result = briefbot("run", *flags, "--data-dir", str(tmp_path), env=env)
+        line = _one_line_error(result)
+        assert expected in line and result.returncode == 2
+        assert "secret-1" not in line and "paste-your" not in line
