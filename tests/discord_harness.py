@@ -2,13 +2,20 @@
 
 :class:`FakeDiscord` answers the REST calls briefbot makes (login, command sync, interaction
 callbacks, follow-ups, channel messages, attachment downloads) over real HTTP and records them.
-:func:`connected` points discord.py at it and logs the adapter's client in for real, so
-``setup_hook`` syncs the command tree against it. :func:`gateway_event` feeds a raw gateway
-event to the client's own parser, as the websocket would, and waits for the handlers it starts.
+It is also a minimal gateway: a websocket that says HELLO, answers heartbeats, takes IDENTIFY
+with READY and then sends whatever events a test pushes (:meth:`FakeDiscord.dispatch`).
+
+:func:`fake_discord` points every discord.py client in the process at a fresh one, REST and
+gateway, so a client started for real (``Client.start``, as ``briefbot run`` does) logs in,
+syncs its commands and connects to it. :func:`connected` also logs the adapter's client in
+without connecting to the gateway, and :func:`gateway_event` feeds a raw event straight to the
+client's own parser and waits for the handlers it starts.
 
 Private discord.py API used here, all of it pinned to discord.py 2.7.x:
-``discord.http.Route.BASE`` (the API base URL) and ``ConnectionState.parsers`` (the gateway
-event parsers, reached through ``Client._connection``).
+``discord.http.Route.BASE`` (the API base URL), ``discord.gateway.DiscordWebSocket`` and its
+``DEFAULT_GATEWAY`` (where ``Client.connect`` opens the websocket; it never asks
+``GET /gateway/bot``) and ``ConnectionState.parsers`` (the gateway event parsers, reached
+through ``Client._connection``).
 """
 
 from __future__ import annotations
@@ -17,13 +24,16 @@ import asyncio
 import itertools
 import json
 import socket
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import discord
-from aiohttp import web
+import yarl
+from aiohttp import WSMsgType, web
+from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.adapters.discord import DiscordAdapter
@@ -56,6 +66,13 @@ _APPLICATION = {
 }
 _TIMESTAMP = "2024-01-01T00:00:00+00:00"
 _ids = itertools.count(10_000)
+
+# Gateway opcodes (https://discord.com/developers/docs/topics/opcodes-and-status-codes).
+DISPATCH, HEARTBEAT, IDENTIFY, HELLO, HEARTBEAT_ACK = 0, 1, 2, 10, 11
+# Long enough that no heartbeat falls due within a test; the fake answers one if it does.
+HEARTBEAT_INTERVAL_MS = 45_000
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -185,17 +202,30 @@ def channel_message(
 
 
 class FakeDiscord:
-    """Discord's REST API as far as briefbot uses it, on an OS-chosen loopback port."""
+    """Discord's REST API and gateway as far as briefbot uses them, on an OS-chosen loopback
+    port. One gateway session at a time: ``identify`` holds the client's IDENTIFY, ``ready`` is
+    set once READY went out, and ``close_code`` is set once a websocket has closed. (Which code
+    varies: ``Client.close()`` asks for 1000, but its own reader may close with 4000 first.)"""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.files: dict[str, bytes] = {}
+        self.identify: dict[str, Any] | None = None
+        self.ready = asyncio.Event()
+        self.close_code: int | None = None
         self._runner: web.AppRunner | None = None
+        self._socket: web.WebSocketResponse | None = None
+        self._send: Send | None = None
+        self._sequence = 0
         self.port = 0
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
 
     def file_url(self, name: str, data: bytes) -> str:
         """Serve ``data`` the way Discord's CDN serves an attachment."""
@@ -206,8 +236,16 @@ class FakeDiscord:
         """The calls of ``method`` whose path starts with ``prefix``, in order."""
         return [c for c in self.calls if c.method == method and c.path.startswith(prefix)]
 
+    async def dispatch(self, name: str, payload: dict[str, Any]) -> None:
+        """Send an event (e.g. ``INTERACTION_CREATE``) down the gateway, as Discord does."""
+        if self._send is None:
+            raise RuntimeError("no client has identified on the fake gateway")
+        self._sequence += 1
+        await self._send({"op": DISPATCH, "t": name, "s": self._sequence, "d": payload})
+
     async def start(self) -> None:
         app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/{path:.*}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -217,8 +255,45 @@ class FakeDiscord:
         await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
+        # An open websocket would hold up the server's graceful shutdown.
+        if self._socket is not None:
+            await self._socket.close(code=1001)
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._socket = socket
+        send = _sender(socket, compress=request.query.get("compress"))
+        await send(
+            {"op": HELLO, "s": None, "t": None, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}}
+        )
+        async for message in socket:
+            if message.type is not WSMsgType.TEXT:
+                continue
+            frame = json.loads(message.data)
+            if frame["op"] == HEARTBEAT:
+                await send({"op": HEARTBEAT_ACK, "s": None, "t": None, "d": None})
+            elif frame["op"] == IDENTIFY:
+                self.identify = frame["d"]
+                self._send, self._sequence = send, 0
+                await self.dispatch("READY", self._ready_event())
+                self.ready.set()
+        self._send = self._socket = None
+        self.close_code = socket.close_code
+        return socket
+
+    def _ready_event(self) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": BOT_USER,
+            "guilds": [],
+            "session_id": f"session-{next(_ids)}",
+            "resume_gateway_url": self.gateway_url,
+            "shard": [0, 1],
+            "application": {"id": str(APP_ID), "flags": 0},
+        }
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
@@ -240,6 +315,9 @@ class FakeDiscord:
             return BOT_USER
         if path == "/oauth2/applications/@me":
             return _APPLICATION
+        if path == "/gateway/bot":  # asked by AutoShardedClient only
+            limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+            return {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
         if method == "PUT" and parts[0] == "applications":
             guild = {"guild_id": parts[3]} if "guilds" in parts else {}
             return [
@@ -267,21 +345,50 @@ class FakeDiscord:
         }
 
 
+def _sender(socket: web.WebSocketResponse, *, compress: str | None) -> Send:
+    """With ``?compress=zlib-stream`` (what discord.py asks for unless zstd is installed) one
+    zlib stream over the connection, each message ending in a sync flush, as Discord sends it;
+    otherwise text frames, which discord.py reads whatever compression it asked for."""
+    if compress != "zlib-stream":
+
+        async def send_text(frame: dict[str, Any]) -> None:
+            await socket.send_str(json.dumps(frame))
+
+        return send_text
+    stream = zlib.compressobj()
+
+    async def send_zlib(frame: dict[str, Any]) -> None:
+        data = stream.compress(json.dumps(frame).encode()) + stream.flush(zlib.Z_SYNC_FLUSH)
+        await socket.send_bytes(data)
+
+    return send_zlib
+
+
+@asynccontextmanager
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """A fresh :class:`FakeDiscord` that discord.py's REST calls and gateway connections reach."""
+    fake = FakeDiscord()
+    await fake.start()
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    Route.BASE = fake.api_url
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
+    try:
+        yield fake
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+        await fake.stop()
+
+
 @asynccontextmanager
 async def connected(adapter: DiscordAdapter) -> AsyncIterator[FakeDiscord]:
     """The adapter's client logged in to a fresh :class:`FakeDiscord` (no gateway connection)."""
-    fake = FakeDiscord()
-    await fake.start()
-    base = Route.BASE
-    Route.BASE = fake.api_url
-    try:
-        assert adapter.settings.token is not None
-        await adapter.client.login(adapter.settings.token.get_secret_value())
-        yield fake
-    finally:
-        await adapter.close()
-        Route.BASE = base
-        await fake.stop()
+    async with fake_discord() as fake:
+        try:
+            assert adapter.settings.token is not None
+            await adapter.client.login(adapter.settings.token.get_secret_value())
+            yield fake
+        finally:
+            await adapter.close()
 
 
 async def gateway_event(adapter: DiscordAdapter, name: str, payload: dict[str, Any]) -> None:

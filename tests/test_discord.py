@@ -80,15 +80,21 @@ async def invoke(
     """Run a slash command; check that it was deferred before anything else was sent, and
     return the bodies of its follow-up messages."""
     await gateway_event(adapter, "INTERACTION_CREATE", payload)
+    return followups(fake, payload)
+
+
+def followups(fake: FakeDiscord, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bodies of a handled slash command's follow-ups, once checked that it was deferred
+    before anything else was sent."""
     calls = [c for c in fake.calls if payload["token"] in c.path]
     assert calls, "the command sent nothing"
-    first, *followups = calls
+    first, *replies = calls
     assert first.path == f"/interactions/{payload['id']}/{payload['token']}/callback"
     assert first.body["type"] == 5  # deferred channel message: "briefbot is thinking…"
-    assert all(c.path == f"/webhooks/{APP_ID}/{payload['token']}" for c in followups)
-    for call in followups:
+    assert all(c.path == f"/webhooks/{APP_ID}/{payload['token']}" for c in replies)
+    for call in replies:
         assert call.body["allowed_mentions"] == NO_PINGS
-    return [c.body for c in followups]
+    return [c.body for c in replies]
 
 
 def embed_size(embed: dict[str, Any]) -> int:

@@ -79,7 +79,7 @@ def signed_headers(body: str, *, secret: str = SECRET, age: float = 0) -> dict[s
 
 
 async def send_command(
-    client: TestClient[Any, Any],
+    client: TestClient[Any, Any] | ClientSession,
     slack: MockSlack,
     text: str,
     *,
