@@ -132,12 +132,17 @@ class DiscordAdapter:
             work = threaded(lambda _: commands.ask(question))
             await self._respond(interaction, work, restate=True)
 
+        async def day_briefing(
+            interaction: discord.Interaction, date: str | None, topic: str | None
+        ) -> None:
+            topics = split_topics((topic or "").split())
+            work = threaded(lambda caller: commands.briefing(caller, date, topics))
+            await self._respond(interaction, work)
+
         @tree.command(description="Today's briefing")
         @app_commands.describe(topic="Only stories about this, e.g. energy")
         async def today(interaction: discord.Interaction, topic: str | None = None) -> None:
-            topics = split_topics((topic or "").split())
-            work = threaded(lambda caller: commands.briefing(caller, None, topics))
-            await self._respond(interaction, work)
+            await day_briefing(interaction, None, topic)
 
         @tree.command(description="The briefing of a day")
         @app_commands.describe(
@@ -147,9 +152,7 @@ class DiscordAdapter:
         async def briefing(
             interaction: discord.Interaction, date: str | None = None, topic: str | None = None
         ) -> None:
-            topics = split_topics((topic or "").split())
-            work = threaded(lambda caller: commands.briefing(caller, date, topics))
-            await self._respond(interaction, work)
+            await day_briefing(interaction, date, topic)
 
         @tree.command(description="Post a briefing to this channel on a schedule")
         @app_commands.describe(
