@@ -97,6 +97,16 @@ def followups(fake: FakeDiscord, payload: dict[str, Any]) -> list[dict[str, Any]
     return [c.body for c in replies]
 
 
+async def refused(adapter: DiscordAdapter, fake: FakeDiscord, payload: dict[str, Any]) -> None:
+    """Run a slash command the caller may not use: one private refusal, nothing deferred."""
+    await gateway_event(adapter, "INTERACTION_CREATE", payload)
+    [call] = [c for c in fake.calls if payload["token"] in c.path]
+    assert call.path == f"/interactions/{payload['id']}/{payload['token']}/callback"
+    assert call.body["type"] == 4  # an immediate message…
+    assert call.body["data"]["flags"] == 64  # …that only the caller sees
+    assert call.body["data"]["content"] == f"⚠️ {REFUSAL}"
+
+
 def embed_size(embed: dict[str, Any]) -> int:
     return sum(
         len(text)
@@ -145,8 +155,7 @@ def test_only_members_with_manage_server_add_articles(
     url = http_server.url("/news/glacier")
 
     async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
-        [refusal] = await invoke(adapter, fake, slash_command("add", option("url", url)))
-        assert refusal["content"] == f"⚠️ {REFUSAL}"
+        await refused(adapter, fake, slash_command("add", option("url", url)))
         assert bot.store.count_articles() == 0
         assert http_server.requests == []  # refused before anything was fetched
 
@@ -171,18 +180,20 @@ def test_attachments_are_checked_before_they_are_downloaded(make_bot: MakeBot) -
     text = b"Harbour ferry returns\n\nThe harbour ferry is back in service after repairs."
 
     async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
-        async def add(name: str, size: int, *, trusted: bool) -> str:
+        def payload(name: str, size: int, *, trusted: bool) -> dict[str, Any]:
             file = attachment(name, size, fake.file_url(name, text))
-            payload = slash_command(
+            return slash_command(
                 "add",
                 option("attachment", file["id"], kind=11),
                 resolved={"attachments": {file["id"]: file}},
                 permissions=MANAGE_GUILD if trusted else MEMBER,
             )
-            [message] = await invoke(adapter, fake, payload)
+
+        async def add(name: str, size: int, *, trusted: bool) -> str:
+            [message] = await invoke(adapter, fake, payload(name, size, trusted=trusted))
             return str(message["content"])
 
-        assert await add("ferry.txt", len(text), trusted=False) == f"⚠️ {REFUSAL}"
+        await refused(adapter, fake, payload("ferry.txt", len(text), trusted=False))
         too_big = await add("big.txt", 2_000, trusted=True)
         assert too_big == "⚠️ Couldn't add big.txt: the file is larger than 0.001 MB"
         assert fake.sent("GET", "/attachments/") == []
@@ -207,7 +218,7 @@ def test_admin_ids_decide_who_is_trusted_when_set(make_bot: MakeBot) -> None:
 
         schedule = [option("time", "08:00"), option("timezone", "Europe/Berlin")]
         moderator = slash_command("subscribe", *schedule, permissions=MANAGE_GUILD)
-        assert (await invoke(adapter, fake, moderator))[0]["content"] == f"⚠️ {REFUSAL}"
+        await refused(adapter, fake, moderator)
         assert bot.subscriptions.get("discord", channel) is None
 
         days_and_topics = [option("days", "mon, wed"), option("topics", "climate, energy")]
@@ -224,7 +235,7 @@ def test_admin_ids_decide_who_is_trusted_when_set(make_bot: MakeBot) -> None:
 
         # In a DM there is no server to hold permissions: only the admin ids count.
         stranger = slash_command("unsubscribe", user_id=7, guild=False)
-        assert (await invoke(adapter, fake, stranger))[0]["content"] == f"⚠️ {REFUSAL}"
+        await refused(adapter, fake, stranger)
         admin_dm = slash_command("unsubscribe", user_id=4242, guild=False)
         [nothing] = await invoke(adapter, fake, admin_dm)
         assert nothing["content"] == "⚠️ This channel has no scheduled briefing."

@@ -272,14 +272,15 @@ def test_only_admins_may_add(
     async def scenario() -> None:
         adapter = adapter_for(bot, slack, admins=frozenset({"UADMIN"}))
         async with http_mode(adapter) as client:
-            await send_command(client, slack, f"add <{url}>", user="USOMEONE")
-            [refusal] = await eventually(lambda: slack.responses)
-            assert refusal["response_type"] == "ephemeral"
-            assert refusal["text"].endswith(REFUSAL)
+            ack = await send_command(client, slack, f"add <{url}>", user="USOMEONE")
+            refusal = await ack.json()  # at once, in the acknowledgement only the asker sees
+            assert refusal["text"].endswith(REFUSAL) and "response_type" not in refusal
+            await eventually(idle)
+            assert slack.responses == [] and slack.posted == []
             assert http_server.requests == [] and bot.store.count_articles() == 0
 
             await send_command(client, slack, f"add <{url}>", user="UADMIN")
-            added = await eventually(lambda: slack.responses[1:])
+            added = await eventually(lambda: slack.responses)
             assert added[0]["response_type"] == "in_channel"
             assert added[0]["text"].startswith("Added “Harbour reopens”")
             assert bot.store.count_articles() == 1

@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 
 from bot.commands import Caller, Commands, Notice, Reply, refused
-from bot.rendering.discord import Message, briefing_messages, reply_messages
+from bot.rendering.discord import Message, briefing_messages, notice_message, reply_messages
 from bot.services.briefing import Briefing
 from bot.settings import DiscordSettings
 from bot.subscriptions import split_topics
@@ -172,7 +172,8 @@ class DiscordAdapter:
             # a day list is one word there, so "mon, wed" loses its spaces.
             words = [time, timezone, *(["".join(days.split())] if days else [])]
             words += (topics or "").split()
-            await self._respond(interaction, threaded(lambda c: commands.subscribe(c, words)))
+            work = threaded(lambda c: commands.subscribe(c, words))
+            await self._respond(interaction, work, changes=True)
 
         @subscribe.autocomplete("timezone")
         async def timezone_names(
@@ -184,7 +185,7 @@ class DiscordAdapter:
 
         @tree.command(description="Stop this channel's scheduled briefings")
         async def unsubscribe(interaction: discord.Interaction) -> None:
-            await self._respond(interaction, threaded(commands.unsubscribe))
+            await self._respond(interaction, threaded(commands.unsubscribe), changes=True)
 
         @tree.command(description="Show this channel's briefing schedule")
         async def subscriptions(interaction: discord.Interaction) -> None:
@@ -202,21 +203,25 @@ class DiscordAdapter:
             text: str | None = None,
             attachment: discord.Attachment | None = None,
         ) -> None:
-            if attachment is not None:
-                await self._respond(interaction, lambda caller: self._add_file(caller, attachment))
-                return
             content = url or text or ""
-            await self._respond(interaction, threaded(lambda c: commands.add(c, content)))
+            work: Work = (
+                functools.partial(self._add_file, attachment=attachment)
+                if attachment is not None
+                else threaded(lambda c: commands.add(c, content))
+            )
+            await self._respond(interaction, work, changes=True)
 
         @tree.command(description="Follow an RSS or Atom feed")
         @app_commands.describe(feed_url="e.g. https://example.com/rss.xml")
         async def follow(interaction: discord.Interaction, feed_url: str) -> None:
-            await self._respond(interaction, threaded(lambda c: commands.follow(c, feed_url)))
+            work = threaded(lambda c: commands.follow(c, feed_url))
+            await self._respond(interaction, work, changes=True)
 
         @tree.command(description="Stop following a feed")
         @app_commands.describe(feed_url="The feed's address, as /feeds lists it")
         async def unfollow(interaction: discord.Interaction, feed_url: str) -> None:
-            await self._respond(interaction, threaded(lambda c: commands.unfollow(c, feed_url)))
+            work = threaded(lambda c: commands.unfollow(c, feed_url))
+            await self._respond(interaction, work, changes=True)
 
         @tree.command(description="List the followed feeds")
         async def feeds(interaction: discord.Interaction) -> None:
@@ -227,12 +232,27 @@ class DiscordAdapter:
             await self._respond(interaction, threaded(lambda _: commands.help()))
 
     async def _respond(
-        self, interaction: discord.Interaction, work: Work, *, restate: bool = False
+        self,
+        interaction: discord.Interaction,
+        work: Work,
+        *,
+        restate: bool = False,
+        changes: bool = False,
     ) -> None:
-        """Defer, do the work, send the reply as follow-ups — or an apology if anything fails."""
+        """Defer, do the work, send the reply as follow-ups — or an apology if anything fails.
+
+        A command that ``changes`` what the bot knows or posts is refused at once, privately,
+        when the caller may not: nothing is deferred, fetched or said in the channel.
+        """
+        caller = self._caller(interaction)
+        if changes and not caller.trusted:
+            await interaction.response.send_message(
+                notice_message(refused())["content"], ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
         await interaction.response.defer(thinking=True)
         try:
-            reply = await work(self._caller(interaction))
+            reply = await work(caller)
             for message in reply_messages(reply, restate=restate):
                 await interaction.followup.send(
                     message["content"], embeds=_embeds(message), allowed_mentions=NO_MENTIONS
@@ -242,10 +262,8 @@ class DiscordAdapter:
             log.exception("the Discord command /%s failed", name)
             await self._apologise(interaction)
 
-    async def _add_file(self, caller: Caller, attachment: discord.Attachment) -> Notice:
-        # Checked before downloading: nothing is fetched for people who may not add, or too much.
-        if not caller.trusted:
-            return refused()
+    async def _add_file(self, caller: Caller, *, attachment: discord.Attachment) -> Notice:
+        # Checked before downloading: nothing too large is fetched.
         if attachment.size > self.max_file_bytes:
             limit = self.max_file_bytes / 1_000_000
             return Notice(

@@ -43,8 +43,10 @@ _WORKING = {
     "add": "Adding it — I'll post the result here.",
     "follow": "Fetching the feed — I'll post the result here.",
 }
-# Successful changes the whole channel should see; everything else answers only the asker.
-_ANNOUNCED = frozenset({"add", "follow", "unfollow", "subscribe", "unsubscribe"})
+# Commands that change what the bot knows or posts: refused privately, at once, to people who
+# may not use them; announced to the whole channel when they succeed. Other replies to a command
+# go to the asker alone unless they are answers or briefings.
+_CHANGES = frozenset({"add", "follow", "unfollow", "subscribe", "unsubscribe"})
 
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -114,6 +116,9 @@ class SlackAdapter:
         text = from_slack(command.get("text", ""))
         name = text.split(maxsplit=1)[0].lower() if text else "help"
         caller = self._caller(command["channel_id"], command["user_id"])
+        if name in _CHANGES and not caller.trusted:
+            await ack(**render.notice_message(refused()))
+            return
         await ack(text=_WORKING.get(name, "Searching the articles…" if " " in text else ""))
         try:
             reply = await asyncio.to_thread(self.commands.run, text, caller)
@@ -122,7 +127,7 @@ class SlackAdapter:
             await respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
             return
         visible = isinstance(reply, Answer | Briefing) or (
-            isinstance(reply, Notice) and not reply.problem and name in _ANNOUNCED
+            isinstance(reply, Notice) and not reply.problem and name in _CHANGES
         )
         for message in render.reply_messages(reply, command=self.settings.command, restate=True):
             await respond(
