@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientError, web
+from slack_sdk.errors import SlackApiError
 
 from bot.adapters.discord import DiscordAdapter
 from bot.adapters.slack import SlackAdapter
@@ -20,12 +21,13 @@ from bot.rendering.terminal import render_poll
 from bot.scheduler import Periodic, Sender, poll_feeds
 from bot.services.briefing import Briefing
 from bot.services.feeds import PollResult
-from bot.settings import SettingsError
+from bot.settings import SettingsError, SlackSettings
 from bot.wiring import Briefbot
 
 log = logging.getLogger(__name__)
 
 Post = Callable[[str, Briefing], Coroutine[Any, Any, None]]
+Cleanup = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,10 +67,61 @@ def _announce(result: PollResult) -> None:
     log.info("%s", render_poll(result))
 
 
+def _slack_error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error") or exc.response.status_code)
+
+
+async def _start_slack(
+    slack: SlackAdapter,
+    settings: SlackSettings,
+    listen: Listen | None,
+    cleanups: list[Cleanup],
+) -> None:
+    """Check the bot token, then take Slack's requests over HTTP or a Socket Mode connection.
+
+    Every failure is one sentence naming what to fix; the token itself is never in it.
+    """
+    try:
+        await slack.client.auth_test()
+    except SlackApiError as exc:
+        raise ConnectionError(f"Slack refused the bot token ({_slack_error(exc)})") from None
+    except (ClientError, OSError) as exc:
+        raise ConnectionError(
+            f"Slack's Web API at {settings.api_url} is unreachable: {exc}"
+        ) from None
+    if listen is not None:
+        runner = web.AppRunner(slack.web_app())
+        await runner.setup()
+        cleanups.append(runner.cleanup)
+        try:
+            await web.TCPSite(runner, listen.host, listen.port).start()
+        except OSError as exc:
+            raise ConnectionError(
+                f"Slack's HTTP mode cannot listen on {listen.host}:{listen.port}: {exc.strerror}"
+            ) from None
+        log.info("Slack HTTP mode: listening on %s:%d", listen.host, listen.port)
+        return
+    assert settings.app_token is not None  # see check()
+    app_token = settings.app_token.get_secret_value()
+    # The Socket Mode client retries a refused token forever; ask once first, to fail fast.
+    try:
+        await slack.client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        raise ConnectionError(f"Slack refused the app token ({_slack_error(exc)})") from None
+    handler = slack.socket_mode(app_token)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    cleanups.append(handler.close_async)
+    log.info("Slack Socket Mode: connected")
+
+
 async def serve(
     bot: Briefbot, *, slack_http: Listen | None = None, stop: asyncio.Event | None = None
 ) -> None:
-    """Run every configured chat platform until ``stop`` is set, by default on SIGINT/SIGTERM."""
+    """Run every configured chat platform until ``stop`` is set, by default on SIGINT/SIGTERM.
+
+    A platform that cannot start raises ConnectionError with a one-line reason, after whatever
+    had started is shut down again.
+    """
     settings = bot.settings
     commands = Commands(bot)
     loop = asyncio.get_running_loop()
@@ -78,51 +131,43 @@ async def serve(
             loop.add_signal_handler(signum, stop.set)
     max_file_bytes = int(settings.ingest.max_file_mb * 1_000_000)
     senders: dict[str, Sender] = {}
-    cleanups: list[Callable[[], Awaitable[None]]] = []
+    cleanups: list[Cleanup] = []
     connections: list[asyncio.Task[None]] = []
-
-    if settings.slack.enabled:
-        slack = SlackAdapter(
-            commands, settings=settings.slack, admins=settings.admins, max_file_bytes=max_file_bytes
-        )
-        if slack_http is not None:
-            runner = web.AppRunner(slack.web_app())
-            await runner.setup()
-            await web.TCPSite(runner, slack_http.host, slack_http.port).start()
-            cleanups.append(runner.cleanup)
-            log.info("Slack HTTP mode: listening on %s:%d", slack_http.host, slack_http.port)
-        else:
-            assert settings.slack.app_token is not None  # see check()
-            handler = slack.socket_mode(settings.slack.app_token.get_secret_value())
-            await handler.connect_async()  # type: ignore[no-untyped-call]
-            cleanups.append(handler.close_async)
-            log.info("Slack Socket Mode: connected")
-        senders["slack"] = _sender(loop, slack.post_briefing)
-
-    if settings.discord.enabled:
-        discord = DiscordAdapter(
-            commands,
-            settings=settings.discord,
-            admins=settings.admins,
-            max_file_bytes=max_file_bytes,
-        )
-        connection = asyncio.create_task(discord.start())
-        connection.add_done_callback(lambda _: stop.set())  # a failed login ends the process
-        connections.append(connection)
-        cleanups.append(discord.close)
-        senders["discord"] = _sender(loop, discord.post_briefing)
-
-    loops = [
-        Periodic(
-            "feed-poller",
-            partial(poll_feeds, bot.feed_service, _announce),
-            interval=settings.ingest.feed_interval_minutes * 60,
-        ),
-        Periodic("briefing-scheduler", bot.scheduler(senders=senders).run_once, interval=30),
-    ]
-    for periodic in loops:
-        periodic.start()
+    loops: list[Periodic] = []
     try:
+        if settings.slack.enabled:
+            slack = SlackAdapter(
+                commands,
+                settings=settings.slack,
+                admins=settings.admins,
+                max_file_bytes=max_file_bytes,
+            )
+            await _start_slack(slack, settings.slack, slack_http, cleanups)
+            senders["slack"] = _sender(loop, slack.post_briefing)
+
+        if settings.discord.enabled:
+            discord = DiscordAdapter(
+                commands,
+                settings=settings.discord,
+                admins=settings.admins,
+                max_file_bytes=max_file_bytes,
+            )
+            connection = asyncio.create_task(discord.start())
+            connection.add_done_callback(lambda _: stop.set())  # a failed login ends the process
+            connections.append(connection)
+            cleanups.append(discord.close)
+            senders["discord"] = _sender(loop, discord.post_briefing)
+
+        loops += [
+            Periodic(
+                "feed-poller",
+                partial(poll_feeds, bot.feed_service, _announce),
+                interval=settings.ingest.feed_interval_minutes * 60,
+            ),
+            Periodic("briefing-scheduler", bot.scheduler(senders=senders).run_once, interval=30),
+        ]
+        for periodic in loops:
+            periodic.start()
         await stop.wait()
         log.info("stopping")
     finally:

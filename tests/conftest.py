@@ -12,8 +12,9 @@ from bot.wiring import Briefbot
 from corpus.samples import SAMPLES_DIR
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 
-# Registered here so that every test module can ask for the loopback web server.
+# Registered here so that every test module can ask for the loopback servers.
 from tests.http_server import http_server_fixture as http_server_fixture
+from tests.slack_mock import slack_fixture as slack_fixture
 
 MakeBot = Callable[..., Briefbot]
 

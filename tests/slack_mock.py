@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
+
+import pytest
 
 from tests.http_server import LoopbackServer, Received, Reply
 
 BOT_USER = "UBRIEFBOT"
 BOT_ID = "BBRIEFBOT"
+TOKEN = "xoxb-test-token"
+"""The one bot token this Slack accepts."""
 
 
 def _ok(payload: dict[str, Any]) -> Reply:
     return Reply(
         headers={"Content-Type": "application/json"},
         body=json.dumps({"ok": True, **payload}).encode(),
+    )
+
+
+def _refused(_: Received) -> Reply:
+    return Reply(
+        headers={"Content-Type": "application/json"}, body=b'{"ok": false, "error": "invalid_auth"}'
     )
 
 
@@ -38,9 +49,9 @@ class MockSlack:
         self.rate_limit = 0
         self.posted: list[dict[str, Any]] = []
         """Messages Slack accepted through ``chat.postMessage`` (rate-limited tries excluded)."""
-        server.routes["/api/auth.test"] = lambda _: _ok(
-            {"user_id": BOT_USER, "bot_id": BOT_ID, "team_id": "T1", "user": "briefbot"}
-        )
+        server.routes["/api/auth.test"] = self._auth_test
+        # No app token is valid here: Socket Mode can only be refused.
+        server.routes["/api/apps.connections.open"] = _refused
         server.routes["/api/chat.postMessage"] = self._post_message
         server.routes["/response"] = Reply(body=b"ok")
 
@@ -57,12 +68,17 @@ class MockSlack:
         path = f"/files-pri/{name}"
 
         def download(request: Received) -> Reply:
-            if request.headers.get("authorization") != "Bearer xoxb-test-token":
+            if request.headers.get("authorization") != f"Bearer {TOKEN}":
                 return Reply(status=403, body=b"no token")
             return Reply(headers={"Content-Type": "application/octet-stream"}, body=data)
 
         self.server.routes[path] = download
         return self.server.url(path)
+
+    def _auth_test(self, request: Received) -> Reply:
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return _refused(request)
+        return _ok({"user_id": BOT_USER, "bot_id": BOT_ID, "team_id": "T1", "user": "briefbot"})
 
     def _post_message(self, request: Received) -> Reply:
         if self.rate_limit:
@@ -84,3 +100,10 @@ class MockSlack:
     def responses(self) -> list[dict[str, Any]]:
         """What was sent to the slash command's response URL."""
         return self.calls("/response")
+
+
+@pytest.fixture(name="slack")
+def slack_fixture() -> Iterator[MockSlack]:
+    """A mock Slack Web API on a loopback port of its own."""
+    with LoopbackServer() as server:
+        yield MockSlack(server)

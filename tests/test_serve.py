@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from aiohttp import ClientSession
 
 from bot.serve import Listen, check, serve
@@ -16,14 +18,14 @@ from bot.settings import load_settings
 from bot.subscriptions import DAILY, Subscription
 from bot.wiring import Briefbot
 from retrieval.embedding import Embedder
+from tests.conftest import MakeBot
 from tests.discord_harness import FakeDiscord, fake_discord, option, slash_command
 from tests.http_server import LoopbackServer
-from tests.slack_mock import MockSlack
+from tests.slack_mock import TOKEN, MockSlack
 from tests.test_discord import KIM, followups
 from tests.test_slack import (
     QUESTION,
     SECRET,
-    TOKEN,
     assert_biscuit_answer,
     eventually,
     free_port,
@@ -130,3 +132,33 @@ def test_slack_and_discord_are_served_together_with_scheduled_briefings(
     for channel in (("slack", SLACK_CHANNEL), ("discord", DISCORD_CHANNEL)):
         sub = bot.subscriptions.get(*channel)
         assert sub is not None and sub.last_delivered_day is not None
+
+
+def test_a_platform_that_cannot_start_is_one_clear_line(
+    make_bot: MakeBot, slack: MockSlack
+) -> None:
+    """Refused tokens and a busy port stop serve() with a reason, and nothing is left running."""
+    wrong_token = {"bot_token": "xoxb-revoked", "signing_secret": SECRET}
+    socket_mode = {"bot_token": TOKEN, "app_token": "xapp-revoked"}
+    http = {"bot_token": TOKEN, "signing_secret": SECRET}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = Listen(host="127.0.0.1", port=busy.getsockname()[1])
+        cases = [
+            (wrong_token, Listen(host="127.0.0.1", port=free_port()), "refused the bot token"),
+            (socket_mode, None, "refused the app token (invalid_auth)"),
+            (http, taken, f"cannot listen on 127.0.0.1:{taken.port}"),
+        ]
+        for number, (tokens, listen, reason) in enumerate(cases):
+            bot = make_bot(f"data{number}", slack={**tokens, "api_url": slack.api_url})
+
+            async def scenario(bot: Briefbot = bot, listen: Listen | None = listen) -> str:
+                with pytest.raises(ConnectionError) as failure:
+                    await serve(bot, slack_http=listen, stop=asyncio.Event())
+                await eventually(idle)
+                return str(failure.value)
+
+            message = asyncio.run(scenario())
+            assert reason in message
+            assert "revoked" not in message and "\n" not in message

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,22 +37,16 @@ from bot.settings import SlackSettings
 from bot.wiring import Briefbot
 from tests.conftest import MakeBot
 from tests.http_server import LoopbackServer, Reply
-from tests.slack_mock import BOT_ID, MockSlack
+from tests.slack_mock import BOT_ID, TOKEN, MockSlack
 
 SECRET = "test-signing-secret"
-TOKEN = "xoxb-test-token"
+
 QUESTION = "Why did Vanuatu ban Fijian biscuits?"
 ARTICLE_URL = (
     "https://en.wikinews.org/wiki/"
     "Fiji_%22running_out_of_patience%22_with_Vanuatu_over_ban_on_Fijian_biscuits"
 )
 T = TypeVar("T")
-
-
-@pytest.fixture
-def slack() -> Iterator[MockSlack]:
-    with LoopbackServer() as server:
-        yield MockSlack(server)
 
 
 def adapter_for(

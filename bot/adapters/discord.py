@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 APOLOGY = "Sorry — something went wrong while answering; please try again."
 # Quoted articles and questions may contain @everyone or <@id>; the bot never pings anyone.
 NO_MENTIONS = discord.AllowedMentions.none()
+# briefbot never joins voice, so discord.py's start-up warnings about voice libraries are noise.
+discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 
 Work = Callable[[Caller], Awaitable[Reply]]
 
