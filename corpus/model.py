@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 # Query parameters that only track the reader; two URLs differing only in these are one article.
 _TRACKING_PARAMS = re.compile(
@@ -15,6 +15,8 @@ _TRACKING_PARAMS = re.compile(
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SPACE = re.compile(r"\s+")
+# Characters no valid URL holds raw, and that chat markup would read as syntax ("<url|title>").
+_UNSAFE_IN_URL = re.compile(r'[\s<>|"\\^`{}]')
 
 
 def utcnow() -> datetime:
@@ -34,6 +36,24 @@ def canonical_url(url: str) -> str:
     query = [(k, v) for k, v in query if not _TRACKING_PARAMS.match(k)]
     path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL with a host, its unsafe characters percent-encoded; ``None`` otherwise.
+
+    Article links come from feeds, pages and uploads, i.e. from anyone: one that is not a web
+    address, or that smuggles markup into a chat message, must never be rendered as given.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return _UNSAFE_IN_URL.sub(lambda match: quote(match.group()), url)
 
 
 def normalise_text(text: str) -> str:
@@ -70,6 +90,9 @@ class Article:
     published_at: datetime | None = None
     added_at: datetime = field(default_factory=utcnow)
     id: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", safe_url(self.url))
 
     @property
     def content_hash(self) -> str:

@@ -11,7 +11,7 @@ from bot.rendering.markup import quoted
 from bot.rendering.terminal import byline, format_date
 from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing, Story
-from corpus.model import Article
+from corpus.model import Article, safe_url
 
 MAX_CONTENT = 2000
 MAX_TITLE = 256
@@ -19,13 +19,16 @@ MAX_DESCRIPTION = 4096
 MAX_FOOTER = 2048
 MAX_EMBEDS = 10
 MAX_TOTAL = 6000
+MAX_QUOTE_FOOTER = 256
+MIN_PASSAGE = 300
 
 Embed = dict[str, Any]
 Message = dict[str, Any]
 
 _MARKDOWN = re.compile(r"([\\*_~|`<>\[\]])")
 _LINE_START = re.compile(r"^(\s*)([#>-])", re.MULTILINE)
-_URL = re.compile(r"(?<!<)(https?://[^\s<>]+)")
+# A link ends before trailing punctuation, so "(see https://x.org/a)." keeps its ")."
+_URL = re.compile(r"(?<!<)(https?://[^\s<>]*[^\s<>.,;:!?)\]}'\"”’»])")
 
 
 def escape(text: str) -> str:
@@ -38,39 +41,61 @@ def no_previews(text: str) -> str:
     return _URL.sub(r"<\1>", text)
 
 
+def plain(text: str) -> str:
+    """Text from outside (titles, questions, reasons) shown as written: markdown escaped, links
+    kept intact but wrapped in <> so they get no preview."""
+    parts = _URL.split(text)  # the captured links land at the odd indexes
+    return "".join(f"<{part}>" if i % 2 else escape(part) for i, part in enumerate(parts))
+
+
+def _block_quote(text: str) -> str:
+    return "\n".join("> " + escape(line) for line in text.split("\n"))
+
+
 def quote_description(quote: Quote, limit: int) -> str:
     return quoted(quote, limit, escape=escape, marker="**", prefix="> ")
 
 
-def _quote_embed(quote: Quote, limit: int) -> Embed:
+def _quote_frame(quote: Quote) -> Embed:
+    """Everything of a quote's embed but the passage: title, link and footer."""
     footer = byline(quote) + (" · outside the period asked about" if quote.outside_window else "")
     embed: Embed = {
         "title": fit(quote.title, MAX_TITLE),
-        "description": quote_description(quote, limit),
-        "footer": {"text": fit(footer, MAX_FOOTER)},
+        "footer": {"text": fit(footer, MAX_QUOTE_FOOTER)},
     }
-    if quote.url:
-        embed["url"] = quote.url
+    if url := safe_url(quote.url):
+        embed["url"] = url
     return embed
 
 
 def answer_message(answer: Answer, *, restate: bool = False) -> Message:
     """One embed per quote, all in one message inside Discord's per-message limits."""
-    lines = [f"**Q:** {escape(answer.question)}"] if restate else []
+    lines = [f"**Q:** {plain(answer.question)}"] if restate else []
     if answer.note:
-        lines.append(f"*{escape(answer.note)}*" if answer.found else escape(answer.note))
+        lines.append(f"*{plain(answer.note)}*" if answer.found else plain(answer.note))
     content = fit("\n".join(lines), MAX_CONTENT)
-    quotes = answer.quotes[:MAX_EMBEDS]
-    if not quotes:
+    frames = [_quote_frame(q) for q in answer.quotes[:MAX_EMBEDS]]
+    # The 6,000 characters are shared out evenly; past a point, fewer quotes read better than
+    # many stubs, so the weakest go.
+    while len(frames) > 1 and _share(frames) < MIN_PASSAGE:
+        frames.pop()
+    if not frames:
         return {"content": content, "embeds": []}
-    fixed = sum(len(fit(q.title, MAX_TITLE)) + len(byline(q)) + 40 for q in quotes)
-    limit = min(MAX_DESCRIPTION, (MAX_TOTAL - fixed) // len(quotes))
-    return {"content": content, "embeds": [_quote_embed(q, limit) for q in quotes]}
+    limit = max(min(MAX_DESCRIPTION, _share(frames)), 1)
+    embeds = [
+        frame | {"description": quote_description(quote, limit)}
+        for frame, quote in zip(frames, answer.quotes, strict=False)
+    ]
+    return {"content": content, "embeds": embeds}
+
+
+def _share(frames: list[Embed]) -> int:
+    return (MAX_TOTAL - sum(_embed_size(frame) for frame in frames)) // len(frames)
 
 
 def notice_message(notice: Notice) -> Message:
     text = ("⚠️ " if notice.problem else "") + notice.text
-    return {"content": fit(no_previews(text), MAX_CONTENT), "embeds": []}
+    return {"content": fit(plain(text), MAX_CONTENT), "embeds": []}
 
 
 def help_message(help_: Help) -> Message:
@@ -96,8 +121,10 @@ def reply_messages(reply: Reply, *, restate: bool = False) -> list[Message]:
 
 def _source_line(article: Article) -> str:
     title = article.title.replace("]", ")").replace("[", "(")
-    named = f"[{title}](<{article.url}>)" if article.url else title
-    return f"{named} — {article.source or 'unknown source'} · {format_date(article.published_at)}"
+    url = safe_url(article.url)
+    named = f"[{escape(title)}](<{url}>)" if url else escape(title)
+    source = escape(article.source or "unknown source")
+    return f"{named} — {source} · {format_date(article.published_at)}"
 
 
 def _embed_size(embed: Embed) -> int:
@@ -109,7 +136,7 @@ def _embed_size(embed: Embed) -> int:
 
 
 def _story_embed(number: int, story: Story) -> Embed:
-    quotes = [f"> {q.text}" for q in story.quotes]
+    quotes = [_block_quote(q.text) for q in story.quotes]
     sources = [_source_line(a) for a in story.sources]
     # Sources first in the budget: a story without its links is worse than one with fewer quotes.
     source_text = "\n".join(take_whole(sources, MAX_DESCRIPTION // 2))
@@ -118,8 +145,8 @@ def _story_embed(number: int, story: Story) -> Embed:
         "title": fit(f"{number}. {story.headline}", MAX_TITLE),
         "description": f"{quote_text}\n\n{source_text}",
     }
-    if story.sources and story.sources[0].url:
-        embed["url"] = story.sources[0].url
+    if story.sources and (url := safe_url(story.sources[0].url)):
+        embed["url"] = url
     tags = [t for t in ("update" if story.update else "", story.topic or "") if t]
     if tags:
         embed["footer"] = {"text": fit(" · ".join(tags), MAX_FOOTER)}

@@ -45,21 +45,28 @@ class Excerpt:
 def excerpt(text: str, highlights: Sequence[tuple[int, int]], limit: int) -> Excerpt:
     """``text`` cut to at most ``limit`` characters around its highlighted sentences.
 
-    Whole sentences are kept, taken alternately after and before the highlighted ones, and each
-    cut is marked with "…". Platforms cap message sizes; the answering sentence must survive.
+    Highlights that do not fit together are dropped from the last. Whole sentences are kept,
+    taken alternately after and before the highlighted ones, and each cut is marked with "…".
+    Platforms cap message sizes; the answering sentence must survive.
     """
     if len(text) <= limit:
         return Excerpt(text, tuple(highlights))
     marks = sorted(highlights) or [(0, 0)]
+    while len(marks) > 1 and marks[-1][1] - marks[0][0] + 4 > limit:
+        marks.pop()
     start, end = marks[0][0], max(e for _, e in marks)
-    if end - start + 4 > limit:  # the highlights alone are too long: keep the first, fitted
-        first_start, first_end = marks[0]
-        piece = fit(text[first_start:first_end], limit - 2)
-        prefix = "…" if first_start > 0 else ""
+    if end - start + 4 > limit:  # one highlight alone is too long: keep its start, fitted
+        piece = fit(text[start:end], limit - 4)
+        prefix = "… " if text[:start].strip() else ""
+        suffix = "" if piece.endswith("…") or not text[end:].strip() else " …"
         bold_end = len(prefix) + len(piece.rstrip("…"))
-        suffix = "" if piece.endswith("…") or first_end >= len(text) else "…"
         return Excerpt(prefix + piece + suffix, ((len(prefix), bold_end),))
     sentences = sentence_spans(text)
+    # A highlight may begin or end inside a sentence: widen to whole sentences when they fit.
+    start = min([start, *(s.start for s in sentences if s.start <= start < s.end)])
+    end = max([end, *(s.end for s in sentences if s.start < end <= s.end)])
+    if end - start + 4 > limit:
+        start, end = marks[0][0], max(e for _, e in marks)
     after = [s for s in sentences if s.start >= end]
     before = [s for s in reversed(sentences) if s.end <= start]
     while after or before:

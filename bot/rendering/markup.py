@@ -38,7 +38,7 @@ def quoted(
     Escaping and markup lengthen the text unpredictably, so the trim is repeated with a smaller
     budget until the result fits.
     """
-    budget = limit
+    budget = limit = max(limit, 1)
     while True:
         marked = _marked(excerpt(quote.text, quote.highlights, budget), escape, marker)
         body = "\n".join(prefix + line for line in marked.split("\n"))

@@ -11,7 +11,7 @@ from bot.rendering.markup import quoted
 from bot.rendering.terminal import format_date
 from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing, Story
-from corpus.model import Article
+from corpus.model import Article, safe_url
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -30,7 +30,8 @@ def escape(text: str) -> str:
 
 def link(title: str, url: str | None) -> str:
     label = escape(title).replace("|", "¦")
-    return f"<{url}|{label}>" if url else label
+    url = safe_url(url)
+    return f"<{escape(url)}|{label}>" if url else label
 
 
 def source_line(title: str, source: str | None, published: datetime | None, url: str | None) -> str:
@@ -105,7 +106,7 @@ def reply_messages(reply: Reply, *, command: str, restate: bool = False) -> list
 def _plain_message(text: str, blocks: list[Block]) -> Message:
     """The plain ``text`` is what notifications and screen readers show."""
     return {
-        "text": fit(text, MAX_TEXT),
+        "text": escape(fit(text, MAX_TEXT)),
         "blocks": blocks,
         "unfurl_links": False,
         "unfurl_media": False,
