@@ -71,6 +71,7 @@ class BriefingScheduler:
         self.stories = stories
         self.clock = clock
         self._skips_logged: set[tuple[str, str, date]] = set()
+        self._failures_logged: set[tuple[str, str, date]] = set()
 
     def run_once(self) -> list[Subscription]:
         """Deliver whatever is due now; returns the subscriptions delivered to."""
@@ -84,21 +85,43 @@ class BriefingScheduler:
             if slot is None:
                 self._log_skip(sub, now)
                 continue
-            window = (
-                Window.since(sub.last_delivered_at, now)
-                if sub.last_delivered_at
-                else Window.last_24h(now)
-            )
-            channel = (sub.platform, sub.channel)
-            briefing = self.briefing.brief(
-                window, topics=sub.topics, limit=self.stories, channel=channel
-            )
-            send(sub.channel, briefing)
-            # Recorded after posting: a crash in between repeats this briefing, never skips it.
-            self.briefing.deliveries.record(*channel, briefing, at=now)
-            self.subscriptions.record_delivery(*channel, day=slot.day, at=now)
+            try:
+                self._deliver(sub, send, slot.day, now)
+            except Exception as exc:  # one unreachable channel must not hold up the others
+                self._log_failure(sub, slot.day, exc)
+                continue
             delivered.append(sub)
         return delivered
+
+    def _deliver(self, sub: Subscription, send: Sender, day: date, now: datetime) -> None:
+        window = (
+            Window.since(sub.last_delivered_at, now)
+            if sub.last_delivered_at
+            else Window.last_24h(now)
+        )
+        channel = (sub.platform, sub.channel)
+        briefing = self.briefing.brief(
+            window, topics=sub.topics, limit=self.stories, channel=channel
+        )
+        send(sub.channel, briefing)
+        # Recorded after posting: a crash in between repeats this briefing, never skips it.
+        self.briefing.deliveries.record(*channel, briefing, at=now)
+        self.subscriptions.record_delivery(*channel, day=day, at=now)
+
+    def _log_failure(self, sub: Subscription, day: date, exc: Exception) -> None:
+        """The first failure of a day's delivery with its traceback; retries in one line."""
+        key = (sub.platform, sub.channel, day)
+        if key in self._failures_logged:
+            log.warning("still cannot post the %s briefing to %s:%s: %s", day, *key[:2], exc)
+            return
+        self._failures_logged.add(key)
+        log.exception(
+            "posting the %s briefing to %s:%s failed; retrying every cycle until the catch-up "
+            "window closes",
+            day,
+            sub.platform,
+            sub.channel,
+        )
 
     def _log_skip(self, sub: Subscription, now: datetime) -> None:
         slot = missed(sub, now, catch_up=self.catch_up)

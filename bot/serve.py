@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -58,7 +59,12 @@ def _sender(loop: asyncio.AbstractEventLoop, post: Post) -> Sender:
     """The scheduler runs on a thread; posting must happen on the adapters' loop."""
 
     def send(channel: str, briefing: Briefing) -> None:
-        asyncio.run_coroutine_threadsafe(post(channel, briefing), loop).result(timeout=300)
+        posting = asyncio.run_coroutine_threadsafe(post(channel, briefing), loop)
+        try:
+            posting.result(timeout=300)
+        except TimeoutError:
+            posting.cancel()  # else it might still post, and the retry post it again
+            raise
 
     return send
 
@@ -129,7 +135,9 @@ async def serve(
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-    max_file_bytes = int(settings.ingest.max_file_mb * 1_000_000)
+    # Answers and ingests run on worker threads; ingests queue on the index's writer lock, so
+    # the pool is larger than the default (cores + 4) to leave room for questions meanwhile.
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="briefbot"))
     senders: dict[str, Sender] = {}
     cleanups: list[Cleanup] = []
     connections: list[asyncio.Task[None]] = []
@@ -140,7 +148,6 @@ async def serve(
                 commands,
                 settings=settings.slack,
                 admins=settings.admins,
-                max_file_bytes=max_file_bytes,
             )
             await _start_slack(slack, settings.slack, slack_http, cleanups)
             senders["slack"] = _sender(loop, slack.post_briefing)
@@ -150,7 +157,6 @@ async def serve(
                 commands,
                 settings=settings.discord,
                 admins=settings.admins,
-                max_file_bytes=max_file_bytes,
             )
             connection = asyncio.create_task(discord.start())
             connection.add_done_callback(lambda _: stop.set())  # a failed login ends the process

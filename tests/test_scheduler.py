@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.scheduler import BriefingScheduler
 from bot.services.briefing import Briefing
 from bot.subscriptions import SubscriptionError, from_words
@@ -82,3 +84,38 @@ def test_a_scheduled_briefing_is_delivered_once_a_day(make_bot: MakeBot) -> None
     assert all(a.title != VOLCANO[0].title for s in second.stories for a in s.sources)
     assert scheduler().run_once() == []
     assert len(sent) == 2
+
+
+def test_a_channel_that_cannot_be_posted_to_holds_up_no_other(
+    make_bot: MakeBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot: Briefbot = make_bot()
+    bot.ingest_service.ingest_articles([(a.title, a) for a in VOLCANO[:1]])
+    clock = Clock(datetime(2024, 5, 10, 7, 0, tzinfo=BERLIN))
+    for channel in ("C-gone", "C-ok"):
+        bot.subscriptions.subscribe(
+            from_words(["08:00", "Europe/Berlin"], platform="slack", channel=channel, now=clock.now)
+        )
+    sent: list[str] = []
+    gone = True
+
+    def send(channel: str, _: Briefing) -> None:
+        if channel == "C-gone" and gone:
+            raise RuntimeError("not_in_channel")
+        sent.append(channel)
+
+    scheduler = BriefingScheduler(
+        bot.subscriptions,
+        bot.briefing_service,
+        senders={"slack": send},
+        catch_up=timedelta(hours=6),
+        clock=clock,
+    )
+    clock.now = datetime(2024, 5, 10, 8, 0, 30, tzinfo=BERLIN)
+    assert [s.channel for s in scheduler.run_once()] == ["C-ok"]
+    assert [s.channel for s in scheduler.run_once()] == []  # the failed one is retried …
+    assert "posting the 2024-05-10 briefing to slack:C-gone failed" in caplog.text
+    assert "still cannot post the 2024-05-10 briefing to slack:C-gone" in caplog.text
+    gone = False
+    assert [s.channel for s in scheduler.run_once()] == ["C-gone"]  # … until it works
+    assert sent == ["C-ok", "C-gone"]
