@@ -26,6 +26,7 @@ class VectorIndex(Protocol):
         self, vector: Vectors, k: int, *, allowed: Collection[int] | None = None
     ) -> list[tuple[int, float]]: ...
     def vectors(self, ids: Sequence[int]) -> Vectors: ...
+    def indexed(self, ids: Collection[int]) -> set[int]: ...
     def density(self, ids: Sequence[int], *, k: int) -> dict[int, float]: ...
     def reset(self) -> None: ...
     def save(self) -> None: ...
@@ -106,6 +107,13 @@ class FaissIndex:
                     others = [s for s, j in pairs if j not in (key, -1)]
                     self._density[key] = float(np.mean(others[:k])) if others else 0.0
             return {i: self._density.get(i, 0.0) for i in ids}
+
+    def indexed(self, ids: Collection[int]) -> set[int]:
+        """Which of ``ids`` the index holds (a passage is stored a moment before it is indexed)."""
+        with self._lock:
+            present = faiss.vector_to_array(self._index.id_map)
+        wanted = np.fromiter(ids, dtype=np.int64, count=len(ids))
+        return set(wanted[np.isin(wanted, present)].tolist())
 
     def vectors(self, ids: Sequence[int]) -> Vectors:
         """The stored vectors of ``ids`` (FAISS keeps them, so nothing is re-embedded)."""

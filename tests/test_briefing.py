@@ -96,6 +96,18 @@ def test_articles_about_one_event_become_one_story(bot: Briefbot) -> None:
     assert top.headline in {a.title for a in VOLCANO}
 
 
+def test_an_article_still_being_indexed_waits_for_the_next_briefing(make_bot: MakeBot) -> None:
+    """Ingest stores an article a moment before its vectors reach the index; a briefing made
+    in that moment (on another thread) leaves it out instead of failing."""
+    bot = make_bot()
+    bot.ingest_service.ingest_articles([(a.title, a) for a in OTHERS])
+    pending = VOLCANO[0]
+    bot.store.add(pending, [(0, len(pending.text))])  # stored, not yet indexed
+    briefing = bot.briefing_service.brief(Window.day(DAY, UTC))
+    titles = {a.title for story in briefing.stories for a in story.sources}
+    assert titles == {a.title for a in OTHERS}
+
+
 def test_a_topic_keeps_only_matching_stories(bot: Briefbot) -> None:
     briefing = bot.briefing_service.brief(Window.day(DAY, UTC), topics=["volcanic eruption"])
     assert [len(s.sources) for s in briefing.stories] == [3]

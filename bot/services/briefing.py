@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
@@ -177,7 +177,7 @@ class BriefingService:
         topics = tuple(t.strip() for t in topics if t.strip())
         if not articles:
             return Briefing(window=window, topics=topics)
-        passage_ids = self.store.passage_ids_of(a.id for a in articles if a.id is not None)
+        passage_ids = self._passages(a.id for a in articles if a.id is not None)
         articles = [a for a in articles if a.id is not None and passage_ids[a.id]]
         vectors = article_vectors([self.vectors.vectors(passage_ids[a.id or 0]) for a in articles])
         groups = cluster(vectors, threshold=self.story_threshold)
@@ -205,6 +205,13 @@ class BriefingService:
         ranked.sort(key=lambda pair: -pair[0])
         return Briefing(window=window, stories=[s for _, s in ranked[:limit]], topics=topics)
 
+    def _passages(self, article_ids: Iterable[int]) -> dict[int, list[int]]:
+        """Each article's passages that are searchable. An article being ingested right now is
+        in the store a moment before its vectors are in the index; until then it has none."""
+        found = self.store.passage_ids_of(article_ids)
+        known = self.vectors.indexed([p for ids in found.values() for p in ids])
+        return {article: [p for p in ids if p in known] for article, ids in found.items()}
+
     def _earlier_vectors(
         self, channel: tuple[str, str] | None, window: Window, current: set[int]
     ) -> Vectors | None:
@@ -213,7 +220,7 @@ class BriefingService:
             return None
         since = window.start - _UPDATE_LOOKBACK
         ids = [i for i in self.deliveries.recent(*channel, since=since) if i not in current]
-        passages = {k: v for k, v in self.store.passage_ids_of(ids).items() if v}
+        passages = {k: v for k, v in self._passages(ids).items() if v}
         if not passages:
             return None
         return article_vectors([self.vectors.vectors(p) for p in passages.values()])
