@@ -355,7 +355,6 @@ def main(argv: Sequence[str] | None = None) -> None:
                 Commands(bot),
                 settings=settings,
                 admins=frozenset(),
-                max_file_bytes=1_000_000,
             )
             with serving(adapter) as events_url:
                 first, one_by_one, together, wall = asyncio.run(

@@ -282,11 +282,11 @@ def _load(bot: Briefbot) -> None:
         if report is not None:
             errors.print(f"Indexed the sample corpus: {report.summary()}")
         bot.prepare(progress=progress)
-    bot.require_articles()
 
 
 def _start_terminal(bot: Briefbot) -> None:
     _load(bot)
+    bot.require_articles()
     announce = partial(_print_poll, console)
     loops = [
         Periodic(
@@ -344,7 +344,7 @@ def run(
         if not (bot.settings.slack.enabled or bot.settings.discord.enabled):
             _start_terminal(bot)
             return
-        _load(bot)
+        _load(bot)  # an empty store is fine here: people can add articles from chat
         try:
             asyncio.run(serve(bot, slack_http=listen))
         except ConnectionError as exc:

@@ -89,6 +89,8 @@ USAGES = (
     Usage("help", "", "this list"),
 )
 COMMAND_NAMES = frozenset(usage.name for usage in USAGES)
+CHANGING = frozenset({"add", "follow", "unfollow", "subscribe", "unsubscribe"})
+"""Commands that change what the bot knows or posts: only trusted callers may use them."""
 
 REFUSAL = (
     "Sorry — only briefbot admins can add articles, follow feeds or schedule briefings. "
@@ -157,6 +159,21 @@ class Commands:
 
     def help(self, *, intro: str | None = None) -> Help:
         return Help(USAGES, intro)
+
+    def converse(self, text: str, *, now: datetime | None = None) -> Reply:
+        """A message to the bot (a mention or a DM): help when asked for, else a question."""
+        if text.strip().lower().lstrip("/") in {"", "help"}:
+            return self.help()
+        return self.ask(text, now=now)
+
+    def too_large(self, name: str, size: int) -> Notice | None:
+        """Checked before a shared file is downloaded, so nothing too large is fetched."""
+        failure = self.bot.ingest_service.oversized(name, size)
+        return (
+            None
+            if failure is None
+            else Notice(report_lines(IngestReport(failures=[failure])), True)
+        )
 
     def ask(self, question: str, *, now: datetime | None = None) -> Answer | Notice:
         try:
@@ -252,7 +269,7 @@ class Commands:
             return _problem("Give the feed's address, e.g. follow https://example.com/rss.xml")
         try:
             result = self.bot.feed_service.follow(url)
-        except FollowError as exc:
+        except (FollowError, ValueError) as exc:
             return _problem(f"Couldn't follow {url}: {exc}")
         name = result.feed.title or result.feed.url
         return Notice((f"Now following {name}.", render_poll(result)))
@@ -260,7 +277,11 @@ class Commands:
     def unfollow(self, caller: Caller, url: str) -> Notice:
         if not caller.trusted:
             return refused()
-        if not self.bot.feed_service.unfollow(url.strip()):
+        try:
+            followed = self.bot.feed_service.unfollow(url.strip())
+        except ValueError:  # not even a URL
+            followed = False
+        if not followed:
             return _problem(f"I don't follow {url.strip() or 'that'} — see feeds for the list.")
         return Notice((f"Stopped following {url.strip()}; its articles stay.",))
 

@@ -61,7 +61,8 @@ def parse_time_of_day(text: str) -> dt.time:
 
 
 @functools.cache
-def _zone_names() -> dict[str, str]:
+def zone_names() -> dict[str, str]:
+    """IANA timezone names by their lower-case form."""
     # Scanning the tz database takes ~30 ms, so once per process. "localtime" is the host's own
     # zone, not an IANA name: a schedule must not change meaning when the bot moves machines.
     return {name.lower(): name for name in available_timezones() if name != "localtime"}
@@ -69,7 +70,7 @@ def _zone_names() -> dict[str, str]:
 
 def parse_timezone(name: str) -> ZoneInfo:
     """An IANA zone; case is forgiven ("europe/berlin") and the canonical key is kept."""
-    key = _zone_names().get(name.strip().lower())
+    key = zone_names().get(name.strip().lower())
     if key is None:
         raise SubscriptionError(
             f"Unknown timezone '{name}' — use an IANA name such as Europe/Berlin."

@@ -56,12 +56,9 @@ def adapter_for(
     *,
     admins: frozenset[str] = frozenset(),
     guild_id: int | None = None,
-    max_file_bytes: int = 1_000_000,
 ) -> DiscordAdapter:
     settings = DiscordSettings(token=SecretStr("test-token"), guild_id=guild_id)
-    return DiscordAdapter(
-        Commands(bot), settings=settings, admins=admins, max_file_bytes=max_file_bytes
-    )
+    return DiscordAdapter(Commands(bot), settings=settings, admins=admins)
 
 
 def run(adapter: DiscordAdapter, scenario: Scenario) -> None:
@@ -164,6 +161,14 @@ def test_only_members_with_manage_server_add_articles(
         assert added["content"].startswith("Added “Glacier retreat speeds up in the Alps”")
         assert bot.store.count_articles() == 1
 
+        # Discord options are single lines: pasted text comes with a title option of its own.
+        pasted = [option("title", "Ferry strike ends"), option("text", "The ferry strike ended.")]
+        [typed] = await invoke(
+            adapter, fake, slash_command("add", *pasted, permissions=MANAGE_GUILD)
+        )
+        assert typed["content"] == "Added “Ferry strike ends” (unknown source, undated)"
+        assert bot.store.count_articles() == 2
+
         question = option("question", "How much ice did Swiss glaciers lose?")
         [answer] = await invoke(adapter, fake, slash_command("ask", question))
         top = answer["embeds"][0]
@@ -175,7 +180,7 @@ def test_only_members_with_manage_server_add_articles(
 
 
 def test_attachments_are_checked_before_they_are_downloaded(make_bot: MakeBot) -> None:
-    bot = make_bot()
+    bot = make_bot(ingest={"max_file_mb": 0.001})
     bot.prepare()
     text = b"Harbour ferry returns\n\nThe harbour ferry is back in service after repairs."
 
@@ -204,7 +209,7 @@ def test_attachments_are_checked_before_they_are_downloaded(make_bot: MakeBot) -
         assert [c.path for c in fake.sent("GET", "/attachments/")] == ["/attachments/ferry.txt"]
         assert bot.store.count_articles() == 1
 
-    run(adapter_for(bot, max_file_bytes=1_000), scenario)
+    run(adapter_for(bot), scenario)
 
 
 def test_admin_ids_decide_who_is_trusted_when_set(make_bot: MakeBot) -> None:

@@ -55,7 +55,7 @@ def adapter_for(
     settings = SlackSettings(
         bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
     )
-    return SlackAdapter(Commands(bot), settings=settings, admins=admins, max_file_bytes=1_000_000)
+    return SlackAdapter(Commands(bot), settings=settings, admins=admins)
 
 
 @asynccontextmanager
@@ -334,7 +334,7 @@ def test_a_slow_answer_does_not_hold_up_other_people(
         bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
     )
     commands = StuckCommands(sample_bot)
-    adapter = SlackAdapter(commands, settings=settings, admins=frozenset(), max_file_bytes=1000)
+    adapter = SlackAdapter(commands, settings=settings, admins=frozenset())
 
     async def scenario() -> None:
         async with http_mode(adapter) as client:
@@ -362,9 +362,7 @@ def test_a_failure_while_answering_gets_an_apology(
     settings = SlackSettings(
         bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
     )
-    adapter = SlackAdapter(
-        BrokenCommands(sample_bot), settings=settings, admins=frozenset(), max_file_bytes=1000
-    )
+    adapter = SlackAdapter(BrokenCommands(sample_bot), settings=settings, admins=frozenset())
 
     async def scenario() -> None:
         async with http_mode(adapter) as client:

@@ -11,16 +11,15 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from zoneinfo import available_timezones
 
 import discord
 from discord import app_commands
 
-from bot.commands import Caller, Commands, Notice, Reply, refused
+from bot.commands import CHANGING, Caller, Commands, Notice, Reply, refused
 from bot.rendering.discord import Message, briefing_messages, notice_message, reply_messages
 from bot.services.briefing import Briefing
 from bot.settings import DiscordSettings
-from bot.subscriptions import split_topics
+from bot.subscriptions import split_topics, zone_names
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +30,6 @@ NO_MENTIONS = discord.AllowedMentions.none()
 discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 
 Work = Callable[[Caller], Awaitable[Reply]]
-
-
-@functools.cache
-def _zone_names() -> tuple[str, ...]:
-    # Scanning the tz database takes a while: once per process. "localtime" is not a zone name.
-    return tuple(sorted(available_timezones() - {"localtime"}))
 
 
 def _embeds(message: Message) -> list[discord.Embed]:
@@ -67,14 +60,12 @@ class DiscordAdapter:
         *,
         settings: DiscordSettings,
         admins: frozenset[str],
-        max_file_bytes: int,
     ) -> None:
         if settings.token is None:
             raise ValueError("the Discord adapter needs a bot token")
         self.commands = commands
         self.settings = settings
         self.admins = admins
-        self.max_file_bytes = max_file_bytes
         intents = discord.Intents.default()
         # Privileged, and not needed for @mentions: Discord delivers the content of messages that
         # mention the app without it. Only asked for when the settings say so.
@@ -175,19 +166,19 @@ class DiscordAdapter:
             words = [time, timezone, *(["".join(days.split())] if days else [])]
             words += (topics or "").split()
             work = threaded(lambda c: commands.subscribe(c, words))
-            await self._respond(interaction, work, changes=True)
+            await self._respond(interaction, work)
 
         @subscribe.autocomplete("timezone")
         async def timezone_names(
             interaction: discord.Interaction, current: str
         ) -> list[app_commands.Choice[str]]:
             typed = current.strip().lower().replace(" ", "_")
-            names = [name for name in _zone_names() if typed in name.lower()]
+            names = sorted(name for key, name in zone_names().items() if typed in key)
             return [app_commands.Choice(name=name, value=name) for name in names[:25]]
 
         @tree.command(description="Stop this channel's scheduled briefings")
         async def unsubscribe(interaction: discord.Interaction) -> None:
-            await self._respond(interaction, threaded(commands.unsubscribe), changes=True)
+            await self._respond(interaction, threaded(commands.unsubscribe))
 
         @tree.command(description="Show this channel's briefing schedule")
         async def subscriptions(interaction: discord.Interaction) -> None:
@@ -196,34 +187,38 @@ class DiscordAdapter:
         @tree.command(description="Add an article: a web address, pasted text or a file")
         @app_commands.describe(
             url="The article's web address",
-            text="The article's text; its first line is the title",
+            title="The title of the pasted text",
+            text="The article's text (pasted text needs a title too)",
             attachment="A file: PDF, HTML, Markdown, plain text or JSON",
         )
         async def add(
             interaction: discord.Interaction,
             url: str | None = None,
+            title: str | None = None,
             text: str | None = None,
             attachment: discord.Attachment | None = None,
         ) -> None:
-            content = url or text or ""
+            # Discord options are single lines, so the title of pasted text has its own option;
+            # the shared command takes pasted text as "title, newline, body".
+            content = url or (f"{title}\n{text}" if title and text else text or "")
             work: Work = (
                 functools.partial(self._add_file, attachment=attachment)
                 if attachment is not None
                 else threaded(lambda c: commands.add(c, content))
             )
-            await self._respond(interaction, work, changes=True)
+            await self._respond(interaction, work)
 
         @tree.command(description="Follow an RSS or Atom feed")
         @app_commands.describe(feed_url="e.g. https://example.com/rss.xml")
         async def follow(interaction: discord.Interaction, feed_url: str) -> None:
             work = threaded(lambda c: commands.follow(c, feed_url))
-            await self._respond(interaction, work, changes=True)
+            await self._respond(interaction, work)
 
         @tree.command(description="Stop following a feed")
         @app_commands.describe(feed_url="The feed's address, as /feeds lists it")
         async def unfollow(interaction: discord.Interaction, feed_url: str) -> None:
             work = threaded(lambda c: commands.unfollow(c, feed_url))
-            await self._respond(interaction, work, changes=True)
+            await self._respond(interaction, work)
 
         @tree.command(description="List the followed feeds")
         async def feeds(interaction: discord.Interaction) -> None:
@@ -239,15 +234,15 @@ class DiscordAdapter:
         work: Work,
         *,
         restate: bool = False,
-        changes: bool = False,
     ) -> None:
         """Defer, do the work, send the reply as follow-ups — or an apology if anything fails.
 
-        A command that ``changes`` what the bot knows or posts is refused at once, privately,
-        when the caller may not: nothing is deferred, fetched or said in the channel.
+        A command that changes what the bot knows or posts is refused at once, privately, when
+        the caller may not use it: nothing is deferred, fetched or said in the channel.
         """
         caller = self._caller(interaction)
-        if changes and not caller.trusted:
+        command = interaction.command.name if interaction.command else ""
+        if command in CHANGING and not caller.trusted:
             await interaction.response.send_message(
                 notice_message(refused())["content"], ephemeral=True, allowed_mentions=NO_MENTIONS
             )
@@ -265,13 +260,8 @@ class DiscordAdapter:
             await self._apologise(interaction)
 
     async def _add_file(self, caller: Caller, *, attachment: discord.Attachment) -> Notice:
-        # Checked before downloading: nothing too large is fetched.
-        if attachment.size > self.max_file_bytes:
-            limit = self.max_file_bytes / 1_000_000
-            return Notice(
-                (f"Couldn't add {attachment.filename}: the file is larger than {limit:g} MB",),
-                problem=True,
-            )
+        if refusal := self.commands.too_large(attachment.filename, attachment.size):
+            return refusal
         data = await attachment.read()
         return await asyncio.to_thread(self.commands.add_file, caller, attachment.filename, data)
 
@@ -309,7 +299,7 @@ class DiscordAdapter:
             return
         text = " ".join(re.sub(rf"<@!?{me.id}>", " ", message.content).split())
         try:
-            reply = await asyncio.to_thread(self._converse, text)
+            reply = await asyncio.to_thread(self.commands.converse, text)
             messages = reply_messages(reply)
         except Exception:
             log.exception("answering a Discord mention failed")
@@ -320,8 +310,3 @@ class DiscordAdapter:
             await message.channel.send(
                 extra["content"], embeds=_embeds(extra), allowed_mentions=NO_MENTIONS
             )
-
-    def _converse(self, text: str) -> Reply:
-        if text.lower() in {"", "help", "/help"}:
-            return self.commands.help()
-        return self.commands.ask(text)

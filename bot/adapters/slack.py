@@ -25,7 +25,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Caller, Commands, Notice, Reply, refused
+from bot.commands import CHANGING, Caller, Commands, Notice, Reply, refused
 from bot.rendering import slack as render
 from bot.services.ask import Answer
 from bot.services.briefing import Briefing
@@ -43,10 +43,6 @@ _WORKING = {
     "add": "Adding it — I'll post the result here.",
     "follow": "Fetching the feed — I'll post the result here.",
 }
-# Commands that change what the bot knows or posts: refused privately, at once, to people who
-# may not use them; announced to the whole channel when they succeed. Other replies to a command
-# go to the asker alone unless they are answers or briefings.
-_CHANGES = frozenset({"add", "follow", "unfollow", "subscribe", "unsubscribe"})
 
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -85,14 +81,12 @@ class SlackAdapter:
         *,
         settings: SlackSettings,
         admins: frozenset[str],
-        max_file_bytes: int,
     ) -> None:
         if settings.bot_token is None:
             raise ValueError("the Slack adapter needs a bot token")
         self.commands = commands
         self.settings = settings
         self.admins = admins
-        self.max_file_bytes = max_file_bytes
         self._token = settings.bot_token.get_secret_value()
         self.client = AsyncWebClient(token=self._token, base_url=settings.api_url)
         # Back off on HTTP 429 for as long as Slack's Retry-After header asks.
@@ -116,25 +110,27 @@ class SlackAdapter:
         text = from_slack(command.get("text", ""))
         name = text.split(maxsplit=1)[0].lower() if text else "help"
         caller = self._caller(command["channel_id"], command["user_id"])
-        if name in _CHANGES and not caller.trusted:
+        # Refused privately and at once: nothing is fetched, nothing said in the channel.
+        if name in CHANGING and not caller.trusted:
             await ack(**render.notice_message(refused()))
             return
         await ack(text=_WORKING.get(name, "Searching the articles…" if " " in text else ""))
         try:
             reply = await asyncio.to_thread(self.commands.run, text, caller)
+            # Answers, briefings and successful changes are for the channel; the rest for the asker.
+            visible = isinstance(reply, Answer | Briefing) or (
+                isinstance(reply, Notice) and not reply.problem and name in CHANGING
+            )
+            messages = render.reply_messages(reply, command=self.settings.command, restate=True)
+            for message in messages:
+                await respond(
+                    **message,
+                    response_type="in_channel" if visible else "ephemeral",
+                    replace_original=False,
+                )
         except Exception:
             log.exception("the %s command failed", self.settings.command)
             await respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
-            return
-        visible = isinstance(reply, Answer | Briefing) or (
-            isinstance(reply, Notice) and not reply.problem and name in _CHANGES
-        )
-        for message in render.reply_messages(reply, command=self.settings.command, restate=True):
-            await respond(
-                **message,
-                response_type="in_channel" if visible else "ephemeral",
-                replace_original=False,
-            )
 
     # --- mentions, direct messages and files ----------------------------------------------
 
@@ -150,7 +146,9 @@ class SlackAdapter:
         user = event.get("user", "")
         if event.get("bot_id") or event.get("subtype") == "bot_message" or user == "USLACKBOT":
             return
-        if not self._seen.first_time(str(body.get("event_id") or event.get("ts"))):
+        # Keyed on the message, not the event: a retry repeats both, and a DM that mentions the
+        # bot may come as a message and as a mention.
+        if not self._seen.first_time(f"{event.get('channel')}/{event.get('ts')}"):
             log.info("ignored a repeated Slack event %s", body.get("event_id"))
             return
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
@@ -181,15 +179,12 @@ class SlackAdapter:
             await post({"text": f"Adding {names} — one moment."})
             return [await self._add_file(caller, file) for file in files]
         text = from_slack(event.get("text", ""))
-        if text.lower() in {"", "help"}:
-            return [self.commands.help()]
-        return [await asyncio.to_thread(self.commands.ask, text)]
+        return [await asyncio.to_thread(self.commands.converse, text)]
 
     async def _add_file(self, caller: Caller, file: dict[str, Any]) -> Notice:
         name = file.get("name") or "upload"
-        if int(file.get("size") or 0) > self.max_file_bytes:
-            limit = self.max_file_bytes / 1_000_000
-            return Notice((f"Couldn't add {name}: the file is larger than {limit:g} MB",), True)
+        if refusal := self.commands.too_large(name, int(file.get("size") or 0)):
+            return refusal
         url = file.get("url_private_download") or file.get("url_private")
         if not url:
             return Notice(
@@ -208,7 +203,7 @@ class SlackAdapter:
         async with httpx.AsyncClient(follow_redirects=True, timeout=30) as http:
             response = await http.get(url, headers=headers)
             response.raise_for_status()
-            return response.content[: self.max_file_bytes + 1]
+            return response.content
 
     def _caller(self, channel: str, user: str) -> Caller:
         return Caller(platform="slack", channel=channel, user=user, trusted=self.trusted(user))

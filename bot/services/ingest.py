@@ -106,11 +106,16 @@ class IngestService:
             loaded = Loaded(failures=[LoadFailure("pasted text", str(exc))])
         return self._ingest(loaded, None)
 
+    def oversized(self, name: str, size: int) -> LoadFailure | None:
+        """Why a file of ``size`` bytes is refused, if it is; chat adapters ask before download."""
+        if size <= self.max_file_bytes:
+            return None
+        return LoadFailure(name, f"the file is larger than {self.max_file_bytes / 1_000_000:g} MB")
+
     def ingest_upload(self, name: str, data: bytes) -> IngestReport:
         """A file shared in chat; its type comes from its name."""
-        if len(data) > self.max_file_bytes:
-            reason = f"the file is larger than {self.max_file_bytes / 1_000_000:g} MB"
-            return IngestReport(failures=[LoadFailure(name, reason)])
+        if failure := self.oversized(name, len(data)):
+            return IngestReport(failures=[failure])
         return self._ingest(load_bytes(name, data), None)
 
     def ingest_articles(
