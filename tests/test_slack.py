@@ -50,12 +50,14 @@ T = TypeVar("T")
 
 
 def adapter_for(
-    bot: Briefbot, slack: MockSlack, *, admins: frozenset[str] = frozenset()
+    bot: Briefbot | Commands, slack: MockSlack, *, admins: frozenset[str] = frozenset()
 ) -> SlackAdapter:
+    """The adapter over ``bot``'s commands, or over given (fault-injecting) commands."""
     settings = SlackSettings(
         bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
     )
-    return SlackAdapter(Commands(bot), settings=settings, admins=admins)
+    commands = bot if isinstance(bot, Commands) else Commands(bot)
+    return SlackAdapter(commands, settings=settings, admins=admins)
 
 
 @asynccontextmanager
@@ -330,11 +332,8 @@ class StuckCommands(Commands):
 def test_a_slow_answer_does_not_hold_up_other_people(
     sample_bot: Briefbot, slack: MockSlack
 ) -> None:
-    settings = SlackSettings(
-        bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
-    )
     commands = StuckCommands(sample_bot)
-    adapter = SlackAdapter(commands, settings=settings, admins=frozenset())
+    adapter = adapter_for(commands, slack)
 
     async def scenario() -> None:
         async with http_mode(adapter) as client:
@@ -359,10 +358,7 @@ class BrokenCommands(Commands):
 def test_a_failure_while_answering_gets_an_apology(
     sample_bot: Briefbot, slack: MockSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = SlackSettings(
-        bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
-    )
-    adapter = SlackAdapter(BrokenCommands(sample_bot), settings=settings, admins=frozenset())
+    adapter = adapter_for(BrokenCommands(sample_bot), slack)
 
     async def scenario() -> None:
         async with http_mode(adapter) as client:
