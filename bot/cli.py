@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import sys
@@ -35,6 +36,7 @@ from bot.services.ingest import IngestReport
 from bot.settings import Settings, SettingsError, load_settings
 from bot.subscriptions import SubscriptionError, describe, from_words, next_fire
 from bot.wiring import Briefbot, NoArticlesError
+from corpus.store import StoreError
 
 app = typer.Typer(
     name="briefbot",
@@ -103,7 +105,14 @@ def _guarded(action: Callable[[], T]) -> T:
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except (UserError, QuestionError, NoArticlesError, FollowError, SubscriptionError) as exc:
+    except (
+        UserError,
+        QuestionError,
+        NoArticlesError,
+        FollowError,
+        SubscriptionError,
+        StoreError,
+    ) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
@@ -123,7 +132,9 @@ def parse_now(value: str | None) -> datetime | None:
 
 def _ready(bot: Briefbot) -> None:
     with progress_bar() as progress:
-        bot.prepare(progress=progress)
+        embedded = bot.prepare(progress=progress)
+    if embedded:
+        errors.print(f"Embedded {embedded} passages that had no vector for this model yet.")
 
 
 @app.command()
@@ -231,7 +242,7 @@ def _answer_line(
             request = json.loads(line)
             question = str(request["question"])
             when = parse_now(request.get("now")) or now
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, UserError) as exc:
             return {"error": f"bad request line: {exc}"}
     try:
         return bot.ask_service.ask(question, now=when, k=k).to_dict()
@@ -262,6 +273,9 @@ def ask(
         bot.require_articles()
         _ready(bot)
         if question is None:
+            # One undecodable line must not end the batch; it is answered like any other.
+            if isinstance(sys.stdin, io.TextIOWrapper):
+                sys.stdin.reconfigure(errors="replace")
             for line in sys.stdin:
                 if line.strip():
                     print(json.dumps(_answer_line(bot, line, now=reference, k=k)), flush=True)
@@ -458,17 +472,33 @@ def _timezone(name: str) -> ZoneInfo:
 
 
 @app.command()
-def stats(data_dir: DataDir = None) -> None:
-    """Show what the store holds."""
+def stats(
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Also verify the store file and the keyword index (slower)."),
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show what the store holds and whether its indexes are complete."""
 
     def run() -> None:
         bot = Briefbot(_settings(data_dir))
         bot.require_articles()
+        health = bot.health(check=check)
         latest = bot.store.latest_published()
         console.print(f"data directory: {bot.settings.data_dir}")
-        console.print(f"articles:       {bot.store.count_articles()}")
-        console.print(f"passages:       {bot.store.count_passages()}")
+        console.print(f"articles:       {health.articles}")
+        console.print(f"passages:       {health.passages}")
         console.print(f"latest article: {latest.date().isoformat() if latest else 'undated'}")
+        for model, count in health.vectors.items():
+            console.print(f"vectors:        {count} of {health.passages} ({model})")
+        console.print(f"keyword index:  {health.keywords} of {health.passages}")
+        for problem in health.problems:
+            errors.print(f"problem: {problem}", markup=False, highlight=False)
+        if check:
+            console.print("check:          " + ("problems found" if health.problems else "healthy"))
+        if health.problems:
+            raise typer.Exit(1)
 
     _guarded(run)
 

@@ -65,6 +65,13 @@ class IngestSettings(BaseModel):
     near_duplicate: float = Field(
         default=0.97, ge=0.5, le=1.0, description="Article-embedding cosine of a republished copy."
     )
+    commit_every: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Passages embedded together and then committed: smaller loses less work to "
+        "a crash, larger wastes less on padding.",
+    )
     feed_interval_minutes: float = Field(default=15.0, gt=0)
     feed_max_entries: int = Field(
         default=50, ge=1, description="Newest feed entries fetched in one poll."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -22,7 +23,27 @@ from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.indexing import Indexer, Progress
 from retrieval.lexical import FTS5Index
 from retrieval.search import Fusion, Searcher
-from retrieval.vector_index import FaissIndex
+from retrieval.vector_index import FaissIndex, snapshot_path
+
+# Index files of earlier versions, which kept vectors only in FAISS and keywords in a file of
+# their own; both now live in the store.
+_LEGACY_INDEX_FILES = (
+    "vectors.faiss",
+    "vectors.faiss.json",
+    "vectors.faiss.tmp",
+    "lexical.sqlite3",
+)
+
+
+@dataclass(frozen=True)
+class Health:
+    """What the store holds and what is wrong with it, read without loading the model."""
+
+    articles: int
+    passages: int
+    vectors: dict[str, int]
+    keywords: int
+    problems: list[str] = field(default_factory=list)
 
 
 class NoArticlesError(Exception):
@@ -60,12 +81,15 @@ class Briefbot:
     @cached_property
     def vectors(self) -> FaissIndex:
         return FaissIndex(
-            self.index_dir / "vectors.faiss", dim=self.embedder.dim, model=self.embedder.name
+            self.store,
+            snapshot=snapshot_path(self.index_dir, self.embedder.name),
+            dim=self.embedder.dim,
+            model=self.embedder.name,
         )
 
     @cached_property
     def lexical(self) -> FTS5Index:
-        return FTS5Index(self.index_dir / "lexical.sqlite3")
+        return FTS5Index(self.store)
 
     @cached_property
     def indexer(self) -> Indexer:
@@ -76,6 +100,7 @@ class Briefbot:
             lexical=self.lexical,
             chunk_words=self.settings.retrieval.chunk_words,
             near_duplicate=self.settings.ingest.near_duplicate,
+            commit_every=self.settings.ingest.commit_every,
         )
 
     @cached_property
@@ -165,17 +190,47 @@ class Briefbot:
             stories=cfg.stories,
         )
 
+    def health(self, *, check: bool = False) -> Health:
+        """Counts of the store and its indexes; with ``check``, SQLite's and FTS5's own
+        integrity checks too."""
+        passages = self.store.count_passages()
+        lexical = FTS5Index(self.store)
+        health = Health(
+            articles=self.store.count_articles(),
+            passages=passages,
+            vectors=self.store.vector_counts(),
+            keywords=len(lexical),
+            problems=self.store.check() if check else [],
+        )
+        model = self.settings.embedding.model
+        missing = passages - health.vectors.get(model, 0)
+        if missing:
+            health.problems.append(
+                f"{missing} passages have no vector for {model}; the next start embeds them"
+            )
+        if health.keywords != passages:
+            health.problems.append(
+                f"the keyword index holds {health.keywords} of {passages} passages;"
+                " the next start rebuilds it"
+            )
+        elif check:
+            health.problems.extend(lexical.check())
+        return health
+
     def require_articles(self) -> None:
         """Fail fast, before any model loads, when there is nothing to answer from."""
         if not self.store_path.exists() or self.store.count_articles() == 0:
             raise NoArticlesError
 
-    def prepare(self, *, progress: Progress | None = None) -> bool:
-        """Rebuild the indexes from the store when they are missing or stale; True if it did."""
+    def prepare(self, *, progress: Progress | None = None) -> int:
+        """Make the search indexes current with the store; returns how many passages had to be
+        embedded (none, unless the model changed or the store predates stored vectors)."""
+        for legacy in _LEGACY_INDEX_FILES:
+            (self.index_dir / legacy).unlink(missing_ok=True)
         if self.indexer.is_consistent():
-            return False
-        self.indexer.rebuild(progress=progress)
-        return True
+            self.vectors.refresh()
+            return 0
+        return self.indexer.repair(progress=progress)
 
     def load_samples_if_empty(self, *, progress: Progress | None = None) -> IngestReport | None:
         """On first start, index the bundled sample corpus so there is something to ask about."""

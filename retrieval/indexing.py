@@ -27,9 +27,8 @@ class Progress(Protocol):
     def advance(self, amount: int = 1) -> None: ...
 
 
-# Embedding is the slow step. sentence-transformers sorts texts by length only within one encode
-# call, so large groups (a multiple of every usual batch size) waste the least work on padding.
-_GROUP_PASSAGES = 1024
+# Passages read per batch when embedding what the store lacks.
+_REPAIR_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,8 @@ class Indexer:
         vectors: VectorIndex,
         lexical: LexicalIndex,
         chunk_words: int,
-        near_duplicate: float = 0.97,
+        near_duplicate: float,
+        commit_every: int,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -79,6 +79,10 @@ class Indexer:
         self.lexical = lexical
         self.chunk_words = chunk_words
         self.near_duplicate = near_duplicate
+        # Embedding is the slow step. sentence-transformers sorts texts by length only within
+        # one encode call, so larger groups waste less work on padding; but a group commits only
+        # once embedded, so an interrupted ingest loses at most one group's embedding work.
+        self.commit_every = commit_every
         # One writer at a time: two chats adding the same article at once must not both store it.
         self._writing = threading.Lock()
 
@@ -90,9 +94,14 @@ class Indexer:
         An exact duplicate shares a canonical URL or content hash with a stored article; a near
         duplicate (the same story republished with trivial edits) has an article embedding, the
         mean of its passage vectors, at least ``near_duplicate`` cosine-similar to a stored one.
+        Each article commits with its passages, vectors and keyword entries in one transaction,
+        so an interrupted ingest keeps everything committed before it stopped.
         """
         with self._writing:
-            return self._add(articles, progress)
+            outcomes = self._add(articles, progress)
+        if any(o.passages for o in outcomes):
+            self.vectors.checkpoint()
+        return outcomes
 
     def _add(self, articles: Sequence[Article], progress: Progress | None) -> list[Indexed]:
         if progress:
@@ -108,12 +117,10 @@ class Indexer:
             chunks = chunk_spans(article.text, max_words=self.chunk_words)
             group.append(_Candidate(article, [(c.start, c.end) for c in chunks]))
             pending += len(chunks)
-            if pending >= _GROUP_PASSAGES:
+            if pending >= self.commit_every:
                 outcomes.extend(self._add_group(group, progress))
                 group, pending = [], 0
         outcomes.extend(self._add_group(group, progress))
-        if any(o.passages for o in outcomes):
-            self.vectors.save()
         return outcomes
 
     def _add_group(
@@ -141,13 +148,20 @@ class Indexer:
         return outcomes
 
     def _store(self, candidate: _Candidate, vectors: Vectors) -> Indexed:
-        # Checked again: an earlier article of the same group may have been this one.
-        duplicate = self.store.find_duplicate(candidate.article) or self._near_duplicate(vectors)
-        if duplicate is not None:
-            return Indexed(candidate.article, duplicate_of=duplicate)
-        stored, passages = self.store.add(candidate.article, candidate.spans)
-        self.vectors.add([p.id for p in passages], vectors)
-        self.lexical.add([(p.id, stored.title, p.text) for p in passages])
+        # The write transaction holds SQLite's lock across processes, so the duplicate checks
+        # see every article committed by anyone, and nobody can commit the same one meanwhile.
+        with self.store.transaction():
+            self.vectors.refresh()
+            duplicate = self.store.find_duplicate(candidate.article) or self._near_duplicate(
+                vectors
+            )
+            if duplicate is not None:
+                return Indexed(candidate.article, duplicate_of=duplicate)
+            stored, passages = self.store.add(candidate.article, candidate.spans)
+            ids = [p.id for p in passages]
+            self.store.put_vectors(self.vectors.model_id, ids, vectors)
+            self.lexical.add([(p.id, stored.title, p.text) for p in passages])
+        self.vectors.add(ids, vectors)
         return Indexed(stored, passages=len(passages))
 
     def _near_duplicate(self, vectors: Vectors) -> Article | None:
@@ -164,29 +178,48 @@ class Indexer:
                 return self.store.articles([article_id])[article_id]
         return None
 
+    def unembedded(self) -> int:
+        """Stored passages without a vector of the current model."""
+        return self.store.count_without_vectors(self.vectors.model_id)
+
     def is_consistent(self) -> bool:
-        expected = self.store.count_passages()
-        return len(self.vectors) == expected and len(self.lexical) == expected
+        """Every passage has a vector of this model and a keyword-index entry."""
+        return self.unembedded() == 0 and self.lexical.missing() == 0
 
-    def rebuild(self, *, progress: Progress | None = None) -> None:
-        """Re-create both indexes from the store, the source of truth."""
+    def repair(self, *, progress: Progress | None = None) -> int:
+        """Bring the derived data in line with the store; returns how many passages it embedded.
+
+        Only passages that have no vector of the current model are embedded (after a model
+        change, or in a store from before vectors were kept): committed work is never redone,
+        and an interrupted repair resumes where it stopped. The keyword index is rebuilt from
+        the store when it disagrees with it.
+        """
         with self._writing:
-            self._rebuild(progress)
+            if self.lexical.missing():
+                log.info("rebuilding the keyword index from the article store")
+                self.lexical.rebuild()
+            embedded = self._embed_missing(progress)
+            self.vectors.refresh(force=True)
+        self.vectors.checkpoint(force=True)
+        return embedded
 
-    def _rebuild(self, progress: Progress | None) -> None:
-        log.info("rebuilding the search indexes from the article store")
-        self.vectors.reset()
-        self.lexical.reset()
+    def _embed_missing(self, progress: Progress | None) -> int:
+        total = self.unembedded()
+        if not total:
+            return 0
+        log.info("embedding %d passages that have no vector yet", total)
         if progress:
-            progress.start(self.store.count_passages(), "Rebuilding the search index")
-        for batch in self.store.iter_passages(batch_size=_GROUP_PASSAGES):
+            progress.start(total, "Embedding passages")
+        done = 0
+        while batch := self.store.passages_without_vectors(
+            self.vectors.model_id, batch_size=_REPAIR_BATCH
+        ):
             titles = self.store.articles(p.article_id for p in batch)
-            items = [(titles[p.article_id].title, p) for p in batch]
-            self.vectors.add(
-                [p.id for _, p in items],
-                self.embedder.embed([embedding_text(title, p.text) for title, p in items]),
+            vectors = self.embedder.embed(
+                [embedding_text(titles[p.article_id].title, p.text) for p in batch]
             )
-            self.lexical.add([(p.id, title, p.text) for title, p in items])
+            self.store.put_vectors(self.vectors.model_id, [p.id for p in batch], vectors)
+            done += len(batch)
             if progress:
                 progress.advance(len(batch))
-        self.vectors.save()
+        return done

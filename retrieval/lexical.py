@@ -1,13 +1,11 @@
-"""The lexical index: BM25 keyword search over passages with SQLite FTS5."""
+"""The lexical index: BM25 keyword search over passages with SQLite FTS5, inside the store."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection, Sequence
-from pathlib import Path
 from typing import Protocol
 
-from corpus.store import connect
+from corpus.store import SQLiteTables, StoreError
 from retrieval.terms import content_terms
 
 
@@ -16,53 +14,76 @@ class LexicalIndex(Protocol):
 
     def __len__(self) -> int: ...
     def add(self, items: Sequence[tuple[int, str, str]]) -> None: ...
-    def remove(self, ids: Sequence[int]) -> None: ...
     def search(
         self, query: str, k: int, *, allowed: Collection[int] | None = None
     ) -> list[tuple[int, float]]: ...
-    def reset(self) -> None: ...
+    def missing(self) -> int: ...
+    def rebuild(self) -> None: ...
+    def check(self) -> list[str]: ...
 
 
 class FTS5Index:
-    """FTS5 keeps its own incremental, persistent inverted index in a SQLite file.
+    """An FTS5 table in the store's own SQLite file, written in the store's transactions.
+
+    Because a passage and its index entry commit together, every process sees both or neither;
+    nothing can be half-indexed by a crash or lag behind another process's ingest. The table
+    takes its text from the store (``content=`` a view over passages and titles), so it holds
+    only the inverted index, and ``rebuild`` re-creates it from the store without the model.
 
     Rows are keyed by passage id. Scores are FTS5's ``bm25()`` negated, so larger is better,
     with the title weighted below the passage body because every passage of an article repeats it.
     """
 
     _TITLE_WEIGHT = 0.5
+    _SCHEMA = """
+    CREATE VIEW IF NOT EXISTS passage_texts AS
+        SELECT p.id AS id, a.title AS title, p.text AS body
+        FROM passages p JOIN articles a ON a.id = p.article_id;
+    CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(
+        title, body, content='passage_texts', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2');
+    """
 
-    def __init__(self, path: Path) -> None:
-        self._conn = connect(path)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5("
-                "title, body, tokenize='porter unicode61 remove_diacritics 2')"
-            )
+    def __init__(self, tables: SQLiteTables) -> None:
+        self._tables = tables
+        with tables.transaction() as conn:
+            for statement in self._SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM passage_terms").fetchone()[0])
+        """Passages in the index (its row-size table has one row per indexed passage)."""
+        with self._tables.reading() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM passage_terms_docsize").fetchone()[0])
 
     def add(self, items: Sequence[tuple[int, str, str]]) -> None:
-        """Index ``(passage id, title, text)`` rows."""
-        with self._lock:
-            self._conn.execute("BEGIN")
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO passage_terms (rowid, title, body) VALUES (?, ?, ?)", items
-            )
-            self._conn.execute("COMMIT")
-
-    def remove(self, ids: Sequence[int]) -> None:
-        with self._lock:
-            self._conn.executemany(
-                "DELETE FROM passage_terms WHERE rowid = ?", [(int(i),) for i in ids]
+        """Index ``(passage id, title, text)`` rows, in the caller's transaction if one is open."""
+        with self._tables.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO passage_terms (rowid, title, body) VALUES (?, ?, ?)", items
             )
 
-    def reset(self) -> None:
-        with self._lock:
-            self._conn.execute("DELETE FROM passage_terms")
+    def missing(self) -> int:
+        """How many stored passages the index lacks (or holds in excess)."""
+        with self._tables.reading() as conn:
+            passages = int(conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+        return abs(passages - len(self))
+
+    def rebuild(self) -> None:
+        """Re-create the whole index from the store's passages (seconds; no model needed)."""
+        with self._tables.transaction() as conn:
+            conn.execute("INSERT INTO passage_terms (passage_terms) VALUES ('rebuild')")
+
+    def check(self) -> list[str]:
+        """FTS5's own check of the index against the store; empty when they agree."""
+        try:
+            with self._tables.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO passage_terms (passage_terms, rank) VALUES ('integrity-check', 1)"
+                )
+        except StoreError:
+            return ["the keyword index does not match the store; it is rebuilt on next start"]
+        return []
 
     def search(
         self, query: str, k: int, *, allowed: Collection[int] | None = None
@@ -76,15 +97,15 @@ class FTS5Index:
             "SELECT rowid, bm25(passage_terms, ?, 1.0) AS score FROM passage_terms"
             " WHERE passage_terms MATCH ? ORDER BY score"
         )
-        with self._lock:
+        with self._tables.reading() as conn:
             if allowed is None:
-                rows = self._conn.execute(sql + " LIMIT ?", (self._TITLE_WEIGHT, match, k))
+                rows = conn.execute(sql + " LIMIT ?", (self._TITLE_WEIGHT, match, k))
                 return [(int(row[0]), -float(row[1])) for row in rows]
             # The window is applied while reading the ranked rows: an ``IN`` filter inside the
             # FTS5 query is re-evaluated per matching row and costs hundreds of milliseconds.
             keep = allowed if isinstance(allowed, set | frozenset) else set(allowed)
             hits: list[tuple[int, float]] = []
-            for row in self._conn.execute(sql, (self._TITLE_WEIGHT, match)):
+            for row in conn.execute(sql, (self._TITLE_WEIGHT, match)):
                 if row[0] in keep:
                     hits.append((int(row[0]), -float(row[1])))
                     if len(hits) == k:

@@ -1,0 +1,327 @@
+"""One store shared by several real processes: a running bot sees another process's ingest,
+concurrent ingests store every article once, and kill -9 loses no committed work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from urllib.parse import urlencode
+
+from aiohttp import ClientSession
+
+from bot.settings import load_settings
+from bot.wiring import Briefbot
+from retrieval.embedding import Embedder
+from tests.slack_mock import TOKEN, MockSlack, free_port, signed_headers
+
+NEW_ARTICLE = (
+    "Quillmere opens a floating library\n"
+    "The harbour town of Quillmere opened a floating library built from three retired fishing"
+    " boats on Tuesday. Mayor Orla Penhallow said the library holds 4,000 books and will sail"
+    " between the villages of the estuary every summer."
+)
+NEW_QUESTION = "What did the town of Quillmere open?"
+SECRET = "process-test-secret"
+WORDS = (
+    "harbour",
+    "council",
+    "railway",
+    "budget",
+    "minister",
+    "festival",
+    "drought",
+    "vaccine",
+    "election",
+    "court",
+    "bridge",
+    "museum",
+    "strike",
+    "satellite",
+    "orchestra",
+    "glacier",
+    "tariff",
+    "refinery",
+    "stadium",
+    "parliament",
+    "volcano",
+    "senate",
+    "lottery",
+    "telescope",
+    "pipeline",
+    "ferry",
+    "cathedral",
+    "mayor",
+    "airline",
+    "border",
+    "reactor",
+    "vineyard",
+    "hospital",
+    "library",
+    "factory",
+    "protest",
+    "treaty",
+    "summit",
+    "wildfire",
+    "harvest",
+    "tunnel",
+    "monsoon",
+    "bank",
+    "embassy",
+    "marathon",
+    "earthquake",
+    "election",
+    "school",
+    "laboratory",
+    "shipyard",
+    "casino",
+    "canal",
+    "copper",
+)
+
+
+def briefbot_process(*args: str, data_dir: Path, **popen: object) -> subprocess.Popen[str]:
+    env = os.environ | {"BRIEFBOT_DATA_DIR": str(data_dir), "BRIEFBOT_LOAD_SAMPLES": "false"}
+    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "bot", *args], env=env, text=True, **popen
+    )
+
+
+def synthetic_articles(count: int, *, seed: int, words: int) -> list[dict[str, str]]:
+    """Distinct short articles (random word soups are far from near-duplicates of each other)."""
+    rng = random.Random(seed)
+    return [
+        {
+            "title": f"Report {seed}-{number}",
+            "text": " ".join(rng.choice(WORDS) for _ in range(words)) + ".",
+            "url": f"https://news.example/{seed}/{number}",
+        }
+        for number in range(count)
+    ]
+
+
+def store_counts(data_dir: Path) -> dict[str, int]:
+    """Articles, passages, passages lacking a vector and keyword-index rows, read directly."""
+    path = data_dir / "briefbot.sqlite3"
+    if not path.exists():
+        return {"articles": 0}
+    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30)
+    try:
+        query = {
+            "articles": "SELECT COUNT(*) FROM articles",
+            "passages": "SELECT COUNT(*) FROM passages",
+            "unembedded": "SELECT COUNT(*) FROM passages p WHERE NOT EXISTS"
+            " (SELECT 1 FROM passage_vectors v WHERE v.passage_id = p.id)",
+            "keywords": "SELECT COUNT(*) FROM passage_terms_docsize",
+            "duplicated": "SELECT COUNT(*) - COUNT(DISTINCT content_hash) FROM articles",
+        }
+        return {name: int(conn.execute(sql).fetchone()[0]) for name, sql in query.items()}
+    except sqlite3.OperationalError:
+        return {"articles": 0}  # not created yet
+    finally:
+        conn.close()
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_terminal_chat_answers_about_an_article_another_process_ingested(
+    sample_data_dir: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    chat = briefbot_process(
+        "chat", data_dir=data_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert chat.stdin is not None and chat.stdout is not None
+    output: list[str] = []
+    lines = chat.stdout
+    # Character by character: the prompt has no line end.
+    reader = threading.Thread(target=lambda: output.extend(iter(partial(lines.read, 1), "")))
+    reader.start()
+
+    def ask(question: str) -> str:
+        before = "".join(output).count("you ›")
+        chat.stdin.write(question + "\n")  # type: ignore[union-attr]
+        chat.stdin.flush()  # type: ignore[union-attr]
+        wait_for(lambda: "".join(output).count("you ›") > before, timeout=120, what="a reply")
+        return "".join(output).rsplit("you ›", 2)[-2]
+
+    try:
+        wait_for(lambda: "you ›" in "".join(output), timeout=120, what="the chat to start")
+        assert "Quillmere" not in ask(NEW_QUESTION)
+        # Another process (this test's, with its own connection and FAISS cache) adds one.
+        other = Briefbot(load_settings(data_dir=data_dir), embedder=embedder)
+        assert len(other.ingest_service.ingest_text(NEW_ARTICLE).added) == 1
+        answer = ask(NEW_QUESTION)
+        assert "Quillmere opens a floating library" in answer
+        assert "floating library" in answer
+    finally:
+        chat.stdin.close()
+        chat.wait(timeout=60)
+        reader.join(timeout=10)
+    assert chat.returncode == 0
+    assert "Traceback" not in "".join(output)
+
+
+def test_running_slack_bot_answers_about_an_article_the_cli_ingested(
+    sample_data_dir: Path, tmp_path: Path, slack: MockSlack
+) -> None:
+    """The README's way to add articles, `briefbot ingest`, while `briefbot run` serves Slack."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    (tmp_path / "quillmere.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    port = free_port()
+    env = {
+        "BRIEFBOT_SLACK__BOT_TOKEN": TOKEN,
+        "BRIEFBOT_SLACK__SIGNING_SECRET": SECRET,
+        "BRIEFBOT_SLACK__API_URL": slack.api_url,
+    }
+    os.environ.update(env)
+    try:
+        server = briefbot_process(
+            "run", "--slack-http", "--host", "127.0.0.1", "--port", str(port),
+            data_dir=data_dir, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    finally:
+        for name in env:
+            del os.environ[name]
+
+    async def command(text: str) -> str:
+        body = urlencode(
+            {"command": "/brief", "text": text, "user_id": "U1", "channel_id": "C1",
+             "response_url": slack.response_url}
+        )  # fmt: skip
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        answered = len(slack.responses)
+        async with ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    async with http.post(
+                        "/slack/events", data=body, headers=headers | signed_headers(body, SECRET)
+                    ) as ack:
+                        assert ack.status == 200
+                        break
+                except OSError:
+                    assert server.poll() is None, "briefbot run exited early"
+                    assert time.monotonic() < deadline, "briefbot run did not come up"
+                    await asyncio.sleep(0.2)
+        while len(slack.responses) == answered:
+            await asyncio.sleep(0.05)
+        return json.dumps(slack.responses[-1])
+
+    try:
+        assert "floating library" not in asyncio.run(command(NEW_QUESTION))
+        ingest = briefbot_process(
+            "ingest", str(tmp_path / "quillmere.txt"), data_dir=data_dir,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        out, err = ingest.communicate(timeout=300)
+        assert ingest.returncode == 0, err
+        assert out.startswith("added  Quillmere opens a floating library")
+        reply = asyncio.run(command(NEW_QUESTION))
+        assert "Quillmere opens a floating library" in reply
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=60)
+    assert server.returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def test_two_concurrent_ingests_of_overlapping_input_store_each_article_once(
+    tmp_path: Path,
+) -> None:
+    articles = synthetic_articles(60, seed=7, words=40)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("\n".join(json.dumps(a) for a in articles[:40]), encoding="utf-8")
+    second.write_text("\n".join(json.dumps(a) for a in articles[20:]), encoding="utf-8")
+    data_dir = tmp_path / "data"
+    runs = [
+        briefbot_process(
+            "ingest", str(path), data_dir=data_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for path in (first, second)
+    ]
+    results = [run.communicate(timeout=300) for run in runs]
+    added = 0
+    for run, (out, err) in zip(runs, results, strict=True):
+        assert run.returncode == 0, err
+        assert "Traceback" not in err
+        # Every one of its 40 inputs is reported: added, or skipped as stored by the other.
+        summary = out.strip().splitlines()[-1]
+        numbers = [int(word) for word in summary.replace("(", " ").split() if word.isdigit()]
+        stored, _passages, skipped, failed = numbers[:4]
+        assert stored + skipped == 40 and failed == 0, out
+        added += stored
+    counts = store_counts(data_dir)
+    assert added == counts["articles"] == 60
+    assert counts["duplicated"] == 0 and counts["unembedded"] == 0
+    assert counts["keywords"] == counts["passages"]
+
+
+def _progressed(run: subprocess.Popen[str], data_dir: Path, committed: int) -> bool:
+    """The run committed more articles than ``committed``, or ended."""
+    return run.poll() is not None or store_counts(data_dir)["articles"] > committed
+
+
+def test_kill_9_during_ingest_loses_no_committed_work(tmp_path: Path) -> None:
+    """Five kills at random points of a 1,000-article ingest; each restart re-embeds nothing
+    that was committed, and the store is consistent after every kill."""
+    articles = synthetic_articles(1000, seed=11, words=14)
+    source = tmp_path / "articles.jsonl"
+    source.write_text("\n".join(json.dumps(a) for a in articles), encoding="utf-8")
+    data_dir = tmp_path / "data"
+    rng = random.Random(2026)
+    os.environ["BRIEFBOT_INGEST__COMMIT_EVERY"] = "64"
+    try:
+        for kill in range(5):
+            committed = store_counts(data_dir)["articles"]
+            run = briefbot_process(
+                "ingest", str(source), data_dir=data_dir,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            wait_for(
+                partial(_progressed, run, data_dir, committed),
+                timeout=300,
+                what="the ingest to commit",
+            )
+            time.sleep(rng.uniform(0.0, 0.8))
+            run.send_signal(signal.SIGKILL)
+            run.wait(timeout=60)
+            counts = store_counts(data_dir)
+            print(f"kill {kill + 1}: {counts['articles']} of 1000 articles committed")
+            assert counts["unembedded"] == 0 and counts["duplicated"] == 0
+            assert counts["keywords"] == counts["passages"]
+        committed = store_counts(data_dir)["articles"]
+        assert 0 < committed < 1000, "every kill should have landed mid-ingest"
+        final = briefbot_process(
+            "ingest", str(source), data_dir=data_dir, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        out, err = final.communicate(timeout=300)
+    finally:
+        del os.environ["BRIEFBOT_INGEST__COMMIT_EVERY"]
+    assert final.returncode == 0, err
+    assert "Embedded" not in err  # nothing committed before was embedded again
+    # Exactly the articles not yet committed were embedded and added; the rest were skipped.
+    assert f"{1000 - committed} added" in out and f"{committed} skipped as duplicates" in out
+    print(f"restart: re-embedded 0 of {committed} committed articles; added {1000 - committed}")
+    counts = store_counts(data_dir)
+    assert counts["articles"] == 1000 and counts["unembedded"] == 0
+    assert counts["keywords"] == counts["passages"]
