@@ -17,7 +17,7 @@ from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
 from corpus.feeds import FeedStore
 from corpus.samples import SAMPLES_DIR
-from corpus.store import SQLiteStore
+from corpus.store import SQLiteStore, StoreError
 from corpus.web import Fetcher
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.indexing import Indexer, Progress
@@ -69,8 +69,14 @@ class Briefbot:
     def index_dir(self) -> Path:
         return self.settings.data_dir / "index"
 
+    def _check_data_dir(self) -> None:
+        data_dir = self.settings.data_dir
+        if data_dir.exists() and not data_dir.is_dir():
+            raise StoreError(f"{data_dir}: it is not a directory; point --data-dir at a directory")
+
     @cached_property
     def store(self) -> SQLiteStore:
+        self._check_data_dir()
         return SQLiteStore(self.store_path)
 
     @cached_property
@@ -219,12 +225,14 @@ class Briefbot:
 
     def require_articles(self) -> None:
         """Fail fast, before any model loads, when there is nothing to answer from."""
+        self._check_data_dir()
         if not self.store_path.exists() or self.store.count_articles() == 0:
             raise NoArticlesError
 
     def prepare(self, *, progress: Progress | None = None) -> int:
         """Make the search indexes current with the store; returns how many passages had to be
         embedded (none, unless the model changed or the store predates stored vectors)."""
+        self.store  # noqa: B018 — opened first, so a bad data directory is reported as such
         for legacy in _LEGACY_INDEX_FILES:
             (self.index_dir / legacy).unlink(missing_ok=True)
         if self.indexer.is_consistent():

@@ -12,8 +12,8 @@ from bot.rendering import discord, slack
 from bot.services.briefing import Briefing, KeyQuote, Story, Window
 from bot.wiring import Briefbot
 from corpus.model import Article
+from tests.cli_harness import briefbot
 from tests.conftest import MakeBot
-from tests.test_cli import briefbot
 
 DAY = date(2024, 5, 10)
 

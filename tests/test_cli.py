@@ -3,47 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli_harness import briefbot, one_line_error
 from tests.http_server import LoopbackServer, Reply
 
 KIM = "What did Kim Jong Un inspect in Vladivostok?"
 
 
-def briefbot(
-    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-        check=False,
-    )
-
-
-def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
-
-def test_empty_question_is_a_one_line_error(tmp_path: Path) -> None:
-    line = _one_line_error(briefbot("ask", "", "--data-dir", str(tmp_path)))
+def test_empty_question_is_aone_line_error(tmp_path: Path) -> None:
+    line = one_line_error(briefbot("ask", "", "--data-dir", str(tmp_path)))
     assert "empty" in line
 
 
 def test_missing_data_directory_says_to_ingest(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    line = _one_line_error(briefbot("ask", KIM, "--data-dir", str(missing)))
+    line = one_line_error(briefbot("ask", KIM, "--data-dir", str(missing)))
     assert line == "error: no articles yet — run briefbot ingest"
     assert not missing.exists()
 
@@ -52,7 +28,7 @@ def test_invalid_setting_names_the_variable(tmp_path: Path) -> None:
     result = briefbot(
         "stats", "--data-dir", str(tmp_path), env={"BRIEFBOT_RETRIEVAL__TOP_K": "many"}
     )
-    line = _one_line_error(result)
+    line = one_line_error(result)
     assert line.startswith("error: invalid setting BRIEFBOT_RETRIEVAL__TOP_K:")
     assert result.returncode == 2
 
@@ -83,7 +59,7 @@ def test_ingest_a_url_then_follow_a_feed(tmp_path: Path, http_server: LoopbackSe
     url = http_server.url("/article.html")
     data = ["--data-dir", str(tmp_path)]
 
-    refused = _one_line_error(briefbot("ingest", url, *data))
+    refused = one_line_error(briefbot("ingest", url, *data))
     assert "private network" in refused and url in refused
     assert http_server.requests == []
 
@@ -144,6 +120,6 @@ def test_run_explains_an_incomplete_chat_setup(tmp_path: Path) -> None:
     ]
     for env, flags, expected in cases:
         result = briefbot("run", *flags, "--data-dir", str(tmp_path), env=env)
-        line = _one_line_error(result)
+        line = one_line_error(result)
         assert expected in line and result.returncode == 2
         assert "secret-1" not in line and "paste-your" not in line
