@@ -136,8 +136,8 @@ class DeliveryLog(SQLiteTables):
         self, platform: str, channel: str, briefing: Briefing, *, at: datetime | None = None
     ) -> None:
         when = (at or utcnow()).astimezone(UTC).isoformat()
-        with self._lock:
-            self._conn.executemany(
+        with self.transaction() as conn:
+            conn.executemany(
                 "INSERT OR IGNORE INTO delivered_articles VALUES (?, ?, ?, ?)",
                 [(platform, channel, i, when) for s in briefing.stories for i in s.article_ids],
             )
@@ -206,8 +206,8 @@ class BriefingService:
         return Briefing(window=window, stories=[s for _, s in ranked[:limit]], topics=topics)
 
     def _passages(self, article_ids: Iterable[int]) -> dict[int, list[int]]:
-        """Each article's passages that are searchable. An article being ingested right now is
-        in the store a moment before its vectors are in the index; until then it has none."""
+        """Each article's passages that have a vector of the current model (after a model
+        change, some have none until the next start embeds them)."""
         found = self.store.passage_ids_of(article_ids)
         known = self.vectors.indexed([p for ids in found.values() for p in ids])
         return {article: [p for p in ids if p in known] for article, ids in found.items()}
