@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -504,4 +505,8 @@ def stats(
 
 
 def main() -> None:
+    # Process-wide, so set at the entry point: loading bars and warnings from the model
+    # libraries would garble the terminal chat and JSON output.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     app()

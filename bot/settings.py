@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -92,6 +93,18 @@ class BriefingSettings(BaseModel):
     catch_up_hours: float = Field(
         default=6.0, ge=0, description="How late a missed scheduled briefing is still posted."
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        """An unknown zone stops start-up, rather than the first briefing."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name such as Europe/Berlin"
+            ) from None
+        return value
 
 
 class SlackSettings(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -42,17 +41,14 @@ def resolve_model(name: str) -> str:
 class SentenceTransformerEmbedder:
     def __init__(self, name: str, *, device: str = "cpu", batch_size: int = 32) -> None:
         location = resolve_model(name)
-        if Path(location).is_dir():
-            # Local weights: never let the hub client try the network.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        # Loading bars from transformers would garble the terminal chat and JSON output.
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         from sentence_transformers import SentenceTransformer
 
         self.name = name
         self.batch_size = batch_size
-        self._model = SentenceTransformer(location, device=device)
+        # Local weights (the bundled default): never let the hub client try the network.
+        self._model = SentenceTransformer(
+            location, device=device, local_files_only=Path(location).is_dir()
+        )
         dim: int | None = self._model.get_embedding_dimension()
         if dim is None:
             raise ValueError(f"model {name!r} does not report an embedding dimension")
