@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def briefbot(
@@ -16,6 +17,8 @@ def briefbot(
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
+        # Not the repository root, whose .env a developer may keep tokens in.
+        cwd=Path(__file__).parent,
         timeout=300,
         check=False,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bot.settings import DEFAULT_MODEL, load_settings
+from bot.settings import DEFAULT_MODEL, Settings, load_settings
 from bot.wiring import Briefbot
 from corpus.samples import SAMPLES_DIR
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
@@ -17,6 +18,19 @@ from tests.http_server import http_server_fixture as http_server_fixture
 from tests.slack_mock import slack_fixture as slack_fixture
 
 MakeBot = Callable[..., Briefbot]
+
+
+def isolated_settings(**overrides: object) -> Settings:
+    """Settings from the arguments and defaults only: never a developer's .env file."""
+    return load_settings(_env_file=None, **overrides)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's BRIEFBOT_* variables must not change what the tests see."""
+    for name in list(os.environ):
+        if name.startswith("BRIEFBOT_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +43,7 @@ def make_bot(tmp_path: Path, embedder: Embedder) -> MakeBot:
     """A Briefbot on a fresh data directory that shares the session's model."""
 
     def make(name: str = "data", **settings: object) -> Briefbot:
-        config = load_settings(data_dir=tmp_path / name, load_samples=False, **settings)
+        config = isolated_settings(data_dir=tmp_path / name, load_samples=False, **settings)
         return Briefbot(config, embedder=embedder)
 
     return make
@@ -39,7 +53,7 @@ def make_bot(tmp_path: Path, embedder: Embedder) -> MakeBot:
 def sample_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """A data directory holding the bundled sample corpus, indexed once per session."""
     data_dir = tmp_path_factory.mktemp("sample")
-    bot = Briefbot(load_settings(data_dir=data_dir), embedder=embedder)
+    bot = Briefbot(isolated_settings(data_dir=data_dir), embedder=embedder)
     report = bot.ingest_service.ingest_paths([SAMPLES_DIR])
     assert report.failures == []
     return data_dir
@@ -47,4 +61,4 @@ def sample_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 
 @pytest.fixture(scope="session")
 def sample_bot(sample_data_dir: Path, embedder: Embedder) -> Briefbot:
-    return Briefbot(load_settings(data_dir=sample_data_dir), embedder=embedder)
+    return Briefbot(isolated_settings(data_dir=sample_data_dir), embedder=embedder)

@@ -21,9 +21,9 @@ from urllib.parse import urlencode
 
 from aiohttp import ClientSession
 
-from bot.settings import load_settings
 from bot.wiring import Briefbot
 from retrieval.embedding import Embedder
+from tests.conftest import isolated_settings
 from tests.slack_mock import TOKEN, MockSlack, free_port, signed_headers
 
 NEW_ARTICLE = (
@@ -94,7 +94,7 @@ WORDS = (
 def briefbot_process(*args: str, data_dir: Path, **popen: object) -> subprocess.Popen[str]:
     env = os.environ | {"BRIEFBOT_DATA_DIR": str(data_dir), "BRIEFBOT_LOAD_SAMPLES": "false"}
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-        [sys.executable, "-m", "bot", *args], env=env, text=True, **popen
+        [sys.executable, "-m", "bot", *args], env=env, cwd=Path(__file__).parent, text=True, **popen
     )
 
 
@@ -166,7 +166,7 @@ def test_terminal_chat_answers_about_an_article_another_process_ingested(
         wait_for(lambda: "you ›" in "".join(output), timeout=120, what="the chat to start")
         assert "Quillmere" not in ask(NEW_QUESTION)
         # Another process (this test's, with its own connection and FAISS cache) adds one.
-        other = Briefbot(load_settings(data_dir=data_dir), embedder=embedder)
+        other = Briefbot(isolated_settings(data_dir=data_dir), embedder=embedder)
         assert len(other.ingest_service.ingest_text(NEW_ARTICLE).added) == 1
         answer = ask(NEW_QUESTION)
         assert "Quillmere opens a floating library" in answer

@@ -14,11 +14,10 @@ import pytest
 from aiohttp import ClientSession
 
 from bot.serve import Listen, check, serve
-from bot.settings import load_settings
 from bot.subscriptions import DAILY, Subscription
 from bot.wiring import Briefbot
 from retrieval.embedding import Embedder
-from tests.conftest import MakeBot
+from tests.conftest import MakeBot, isolated_settings
 from tests.discord_harness import FakeDiscord, fake_discord, option, slash_command
 from tests.http_server import LoopbackServer
 from tests.slack_mock import TOKEN, MockSlack
@@ -77,7 +76,7 @@ def test_slack_and_discord_are_served_together_with_scheduled_briefings(
     shutil.copytree(sample_data_dir, data_dir)
     with LoopbackServer() as server:
         slack = MockSlack(server)
-        settings = load_settings(
+        settings = isolated_settings(
             data_dir=data_dir,
             load_samples=False,
             slack={"bot_token": TOKEN, "signing_secret": SECRET, "api_url": slack.api_url},
