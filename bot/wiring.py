@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 from bot.scheduler import BriefingScheduler, Sender
@@ -33,6 +33,13 @@ _LEGACY_INDEX_FILES = (
     "vectors.faiss.tmp",
     "lexical.sqlite3",
 )
+
+
+@cache
+def load_embedder(model: str, *, device: str, batch_size: int) -> Embedder:
+    """One loaded model per configuration and process, however many Briefbots the process
+    builds (commands run in-process, tests): loading takes seconds and ~100 MB each time."""
+    return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,7 @@ class Briefbot:
     @cached_property
     def embedder(self) -> Embedder:
         cfg = self.settings.embedding
-        return SentenceTransformerEmbedder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
+        return load_embedder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
 
     @cached_property
     def vectors(self) -> FaissIndex:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import DEFAULT_MODEL, Settings, load_settings
-from bot.wiring import Briefbot
+from bot.settings import EmbeddingSettings, Settings, load_settings
+from bot.wiring import Briefbot, load_embedder
 from corpus.samples import SAMPLES_DIR
-from retrieval.embedding import Embedder, SentenceTransformerEmbedder
+from retrieval.embedding import Embedder
 
 # Registered here so that every test module can ask for the loopback servers.
 from tests.http_server import http_server_fixture as http_server_fixture
@@ -35,7 +35,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return SentenceTransformerEmbedder(DEFAULT_MODEL)
+    """The model that ``briefbot`` commands run in-process load too (one per process)."""
+    defaults = EmbeddingSettings()
+    return load_embedder(defaults.model, device=defaults.device, batch_size=defaults.batch_size)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tests.http_server import LoopbackServer, Reply
 KIM = "What did Kim Jong Un inspect in Vladivostok?"
 
 
-def test_empty_question_is_aone_line_error(tmp_path: Path) -> None:
+def test_empty_question_is_a_one_line_error(tmp_path: Path) -> None:
     line = one_line_error(briefbot("ask", "", "--data-dir", str(tmp_path)))
     assert "empty" in line
 

@@ -22,7 +22,7 @@ FLOOD = (
 FLOOD_QUESTION = "Which district did the River Tamsin flood?"
 LONG = "Budget talks stall\n" + " ".join(
     f"Negotiators met for the {n}th time on the budget without agreeing on the new tax."
-    for n in range(400)
+    for n in range(60)
 )
 
 
