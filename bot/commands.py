@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.rendering.terminal import format_date, render_poll
 from bot.services.ask import Answer, QuestionError
-from bot.services.briefing import Briefing, Window
+from bot.services.briefing import Briefing
 from bot.services.feeds import FollowError
 from bot.services.ingest import IngestReport, is_url
 from bot.subscriptions import (
@@ -27,6 +27,7 @@ from bot.subscriptions import (
 )
 from bot.wiring import Briefbot
 from corpus.model import utcnow
+from retrieval.window import Window
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,10 +8,11 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 
-from bot.services.briefing import Briefing, BriefingService, Window
+from bot.services.briefing import Briefing, BriefingService
 from bot.services.feeds import FeedService, PollResult
 from bot.subscriptions import Subscription, SubscriptionStore, due, missed
 from corpus.model import utcnow
+from retrieval.window import Window
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,16 @@ from corpus.store import Vectors as Vectors
 _BUNDLED_NAMES = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
 
 
+def article_vectors(passage_vectors: Sequence[Vectors]) -> Vectors:
+    """One unit vector per article, the normalised mean of its passage vectors: what near-
+    duplicate detection and story clustering compare articles by."""
+    rows = [v.mean(axis=0) for v in passage_vectors]
+    matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    result: Vectors = (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+    return result
+
+
 class Embedder(Protocol):
     """Anything that maps texts to L2-normalised float32 vectors of a fixed dimension."""
 

@@ -13,7 +13,7 @@ import numpy as np
 from corpus.model import Article
 from corpus.store import ArticleStore
 from retrieval.chunking import chunk_spans
-from retrieval.embedding import Embedder, Vectors
+from retrieval.embedding import Embedder, Vectors, article_vectors
 from retrieval.lexical import LexicalIndex
 from retrieval.vector_index import VectorIndex
 
@@ -45,14 +45,6 @@ def embedding_text(title: str, passage: str) -> str:
     if not title or passage.startswith(title):
         return passage
     return f"{title}\n{passage}"
-
-
-def _mean_direction(vectors: Vectors) -> Vectors:
-    """One unit vector for a whole article: the normalised mean of its passage vectors."""
-    mean = vectors.mean(axis=0)
-    norm = float(np.linalg.norm(mean))
-    result: Vectors = mean / norm if norm else mean
-    return result
 
 
 @dataclass(frozen=True)
@@ -168,12 +160,12 @@ class Indexer:
         """A stored article whose article embedding is almost the same as this one's."""
         if not len(vectors) or not len(self.vectors):
             return None
-        direction = _mean_direction(vectors)
+        direction = article_vectors([vectors])[0]
         hits = self.vectors.search(direction, 8)
         passages = self.store.passages(pid for pid, score in hits if score >= 0.5)
         article_ids = {p.article_id for p in passages.values()}
         for article_id, ids in self.store.passage_ids_of(article_ids).items():
-            other = _mean_direction(self.vectors.vectors(ids))
+            other = article_vectors([self.vectors.vectors(ids)])[0]
             if float(other @ direction) >= self.near_duplicate:
                 return self.store.articles([article_id])[article_id]
         return None

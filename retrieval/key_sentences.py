@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
 
 from retrieval.chunking import sentence_spans
 from retrieval.embedding import Embedder
+from retrieval.terms import content_words
 
 Matrix = npt.NDArray[np.floating[Any]]
 
@@ -27,7 +28,6 @@ _LEAD_WEIGHT = 0.2
 _MIN_WORDS = 6
 _SHORTLIST = 20
 _SHORTLIST_PER_PICK = 3
-_WORD = re.compile(r"\b\w\w+\b")
 # A full sentence ends with a stop, possibly inside quotes or brackets; headings do not.
 _ENDS_SENTENCE = re.compile(r"[.!?…][\s\"'”’)\]]*$")
 _BYLINE = re.compile(
@@ -55,8 +55,10 @@ def _is_sentence(text: str) -> bool:
 
 def _terms(text: str) -> list[str]:
     """Content words with plurals folded, so that "profit" and "profits" count as one."""
-    words = (w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS)
-    return [w[:-1] if len(w) > 4 and w.endswith("s") and not w.endswith("ss") else w for w in words]
+    return [
+        w[:-1] if len(w) > 4 and w.endswith("s") and not w.endswith("ss") else w
+        for w in content_words(text)
+    ]
 
 
 def _centrality(vectors: Matrix, articles: npt.NDArray[np.intp]) -> Matrix:

@@ -12,14 +12,7 @@ from corpus.store import ArticleStore, Passage
 from retrieval.embedding import Embedder, Vectors
 from retrieval.lexical import LexicalIndex
 from retrieval.vector_index import VectorIndex
-
-
-@dataclass(frozen=True)
-class Window:
-    """Publication dates to keep: ``start <= published_at < end``; ``None`` leaves a side open."""
-
-    start: datetime | None = None
-    end: datetime | None = None
+from retrieval.window import Window
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,7 +115,7 @@ class Searcher:
         if start is None and end is None:
             return None
         return self.store.passage_ids_published(
-            after=start, before=end, include_undated=window is None or window.start is None
+            after=start, before=end, include_undated=window is None
         )
 
     def search(

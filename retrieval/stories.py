@@ -1,4 +1,5 @@
-"""Stories: group articles about one event by the similarity of their article embeddings."""
+"""Stories: group articles about one event, rank the groups, and match them to topics and to
+stories told before."""
 
 from __future__ import annotations
 
@@ -7,16 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
+from corpus.model import Article
 from retrieval.embedding import Vectors
-
-
-def article_vectors(passage_vectors: Sequence[Vectors]) -> Vectors:
-    """One unit vector per article: the normalised mean of its passage vectors."""
-    rows = [v.mean(axis=0) for v in passage_vectors]
-    matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    result: Vectors = (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
-    return result
+from retrieval.window import Window
 
 
 def cluster(vectors: Vectors, *, threshold: float) -> list[list[int]]:
@@ -49,3 +43,34 @@ def centrality(vectors: Vectors) -> Vectors:
     sims = vectors @ vectors.T
     result: Vectors = (sims.sum(axis=1) - 1.0) / (len(vectors) - 1)
     return result
+
+
+def importance(members: Sequence[Article], vectors: Vectors, window: Window) -> float:
+    """Independent sources count most, then more articles (one outlet's follow-ups), then how
+    recent and how tightly knit the story is."""
+    outlets = len({(a.source or a.url or a.title).casefold() for a in members})
+    sources = outlets + 0.25 * (len(members) - 1)
+    span = max((window.end - window.start).total_seconds(), 1.0)
+    newest = max((a.published_at or window.start) for a in members)
+    recency = min(max((newest - window.start).total_seconds() / span, 0.0), 1.0)
+    return sources + 0.5 * recency + 0.25 * float(centrality(vectors).mean())
+
+
+def matching_topic(
+    vectors: Vectors,
+    topics: Sequence[str],
+    topic_vectors: Vectors | None,
+    *,
+    threshold: float,
+) -> str | None:
+    """The topic a story is most about, if any member is at least ``threshold`` similar to it."""
+    if topic_vectors is None:
+        return None
+    scores = (vectors @ topic_vectors.T).max(axis=0)
+    best = int(scores.argmax())
+    return topics[best] if scores[best] >= threshold else None
+
+
+def continues(vectors: Vectors, earlier: Vectors | None, *, threshold: float) -> bool:
+    """Whether a story continues one told before: a member close enough to an earlier article."""
+    return earlier is not None and float((vectors @ earlier.T).max()) >= threshold

@@ -9,10 +9,15 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def content_words(text: str) -> list[str]:
+    """Lower-cased words that carry meaning (no stop words or single letters), in order."""
+    return [
+        word
+        for word in _WORD.findall(text.casefold())
+        if word not in ENGLISH_STOP_WORDS and (len(word) > 1 or word.isdigit())
+    ]
+
+
 def content_terms(text: str) -> list[str]:
-    """Lower-cased words that carry meaning, in order of first appearance, without repeats."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.casefold()):
-        if word not in ENGLISH_STOP_WORDS and (len(word) > 1 or word.isdigit()):
-            seen.setdefault(word, None)
-    return list(seen)
+    """Content words in order of first appearance, without repeats."""
+    return list(dict.fromkeys(content_words(text)))

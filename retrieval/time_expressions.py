@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 from dateparser.date import DateDataParser
 from dateparser.search import search_dates
 
-from retrieval.search import Window
+from retrieval.window import Window
 
 # Words dateparser's search sometimes swallows around an expression ("today in", "this week
 # about"); they belong to the question, not to the date.
@@ -94,7 +94,7 @@ def parse_time(question: str, *, now: datetime) -> TimeQuery:
             window = Window(window.start, now)
             expression = f"{since.group().strip()} {expression}"
             before = before[: since.start()]
-        end = min(window.end, now) if window.end else now
+        end = min(window.end, now)
         text = _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(f"{before} {after}".split()))
         return TimeQuery(text or question, Window(window.start, end), expression)
     return TimeQuery(question)

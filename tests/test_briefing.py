@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.rendering import discord, slack
-from bot.services.briefing import Briefing, KeyQuote, Story, Window
+from bot.services.briefing import Briefing, KeyQuote, Story
 from bot.wiring import Briefbot
 from corpus.model import Article
+from retrieval.window import Window
 from tests.cli_harness import briefbot
 from tests.conftest import MakeBot
 

@@ -99,3 +99,13 @@ def test_add_explains_what_it_needs(make_bot: MakeBot) -> None:
         "add Harbour reopens\nThe city harbour reopened on Monday after a month of repairs.", ADMIN
     )
     assert isinstance(again, Notice) and again.text.startswith("Already have “Harbour reopens”")
+
+
+def test_briefings_of_the_first_and_last_representable_days_are_empty(
+    sample_bot: Briefbot,
+) -> None:
+    commands = Commands(sample_bot)
+    for day in ("9999-12-31", "0001-01-01"):
+        briefing = commands.run(f"briefing {day}", MEMBER, now=NOW)
+        assert isinstance(briefing, Briefing) and briefing.window.label == day
+        assert briefing.stories == []

@@ -18,10 +18,10 @@ from pydantic import SecretStr
 from bot.adapters.discord import APOLOGY, DiscordAdapter
 from bot.commands import REFUSAL, Commands
 from bot.rendering import discord as render
-from bot.services.briefing import Window
 from bot.settings import DiscordSettings
 from bot.wiring import Briefbot
 from corpus.model import Article
+from retrieval.window import Window
 from tests.conftest import MakeBot
 from tests.discord_harness import (
     APP_ID,

@@ -4,40 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from corpus.model import Article, utcnow
 from corpus.store import ArticleStore, SQLiteTables
-from retrieval.embedding import Embedder, Vectors
+from retrieval.embedding import Embedder, Vectors, article_vectors
 from retrieval.key_sentences import key_sentences
-from retrieval.stories import article_vectors, centrality, cluster
+from retrieval.stories import centrality, cluster, continues, importance, matching_topic
 from retrieval.vector_index import VectorIndex
-
-
-@dataclass(frozen=True)
-class Window:
-    """The publication period a briefing covers: ``start <= published < end``."""
-
-    start: datetime
-    end: datetime
-    label: str
-
-    @classmethod
-    def day(cls, day: date, tz: tzinfo) -> Window:
-        start = datetime.combine(day, time(0), tzinfo=tz)
-        return cls(
-            start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz), day.isoformat()
-        )
-
-    @classmethod
-    def since(cls, start: datetime, now: datetime) -> Window:
-        return cls(start, now, f"since {start.astimezone(now.tzinfo):%Y-%m-%d %H:%M}")
-
-    @classmethod
-    def last_24h(cls, now: datetime) -> Window:
-        return cls(now - timedelta(hours=24), now, "the last 24 hours")
+from retrieval.window import Window
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,7 +164,9 @@ class BriefingService:
         for group in groups:
             members = [articles[i] for i in group]
             member_vectors = vectors[group]
-            topic = self._topic(member_vectors, topics, topic_vectors)
+            topic = matching_topic(
+                member_vectors, topics, topic_vectors, threshold=self.topic_threshold
+            )
             if topics and topic is None:
                 continue
             update = False
@@ -196,12 +175,11 @@ class BriefingService:
                 if len(seen) == len(members):
                     continue
                 # New articles on a story the channel heard about, in this window or before it.
-                update = bool(seen) or (
-                    earlier is not None
-                    and float((member_vectors @ earlier.T).max()) >= self.story_threshold
+                update = bool(seen) or continues(
+                    member_vectors, earlier, threshold=self.story_threshold
                 )
             story = self._story(members, member_vectors, topic=topic, update=update)
-            ranked.append((self._rank(members, member_vectors, window), story))
+            ranked.append((importance(members, member_vectors, window), story))
         ranked.sort(key=lambda pair: -pair[0])
         return Briefing(window=window, stories=[s for _, s in ranked[:limit]], topics=topics)
 
@@ -225,15 +203,6 @@ class BriefingService:
             return None
         return article_vectors([self.vectors.vectors(p) for p in passages.values()])
 
-    def _topic(
-        self, vectors: Vectors, topics: Sequence[str], topic_vectors: Vectors | None
-    ) -> str | None:
-        if topic_vectors is None:
-            return None
-        scores = (vectors @ topic_vectors.T).max(axis=0)
-        best = int(scores.argmax())
-        return topics[best] if scores[best] >= self.topic_threshold else None
-
     def _story(
         self, members: list[Article], vectors: Vectors, *, topic: str | None, update: bool
     ) -> Story:
@@ -247,14 +216,3 @@ class BriefingService:
         return Story(
             headline=ordered[0].title, quotes=quotes, sources=sources, topic=topic, update=update
         )
-
-    @staticmethod
-    def _rank(members: list[Article], vectors: Vectors, window: Window) -> float:
-        """Independent sources count most, then more articles (one outlet's follow-ups), then how
-        recent and how tightly knit the story is."""
-        outlets = len({(a.source or a.url or a.title).casefold() for a in members})
-        sources = outlets + 0.25 * (len(members) - 1)
-        span = max((window.end - window.start).total_seconds(), 1.0)
-        newest = max((a.published_at or window.start) for a in members)
-        recency = min(max((newest - window.start).total_seconds() / span, 0.0), 1.0)
-        return sources + 0.5 * recency + 0.25 * float(centrality(vectors).mean())
