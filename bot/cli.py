@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from bot.adapters import terminal
 from bot.commands import Commands
@@ -31,13 +32,13 @@ from bot.rendering.terminal import (
 from bot.scheduler import Periodic, poll_feeds
 from bot.serve import Listen, check, serve
 from bot.services.ask import QuestionError, validate_question
-from bot.services.briefing import Window
 from bot.services.feeds import FollowError, PollResult
 from bot.services.ingest import IngestReport
 from bot.settings import Settings, SettingsError, load_settings
 from bot.subscriptions import SubscriptionError, describe, from_words, next_fire
 from bot.wiring import Briefbot, NoArticlesError
 from corpus.store import StoreError
+from retrieval.window import Window
 
 app = typer.Typer(
     name="briefbot",
@@ -183,8 +184,8 @@ def feeds_add(url: str, data_dir: DataDir = None) -> None:
         bot = Briefbot(_settings(data_dir))
         _ready(bot)
         result = bot.feed_service.follow(url)
-        console.print(f"Following {result.feed.title or result.feed.url}")
-        console.print(render_poll(result))
+        console.print(f"Following {result.feed.title or result.feed.url}", markup=False)
+        console.print(render_poll(result), markup=False)
 
     _guarded(run)
 
@@ -196,7 +197,7 @@ def feeds_remove(url: str, data_dir: DataDir = None) -> None:
     def run() -> None:
         if not Briefbot(_settings(data_dir)).feed_service.unfollow(url):
             raise UserError(f"not following {url}")
-        console.print(f"Stopped following {url}")
+        console.print(f"Stopped following {url}", markup=False)
 
     _guarded(run)
 
@@ -215,7 +216,7 @@ def feeds_list(data_dir: DataDir = None) -> None:
                 if feed.last_polled_at
                 else "never"
             )
-            console.print(f"{feed.url}  {feed.title or ''}  (last polled {polled})")
+            console.print(f"{feed.url}  {feed.title or ''}  (last polled {polled})", markup=False)
 
     _guarded(run)
 
@@ -228,7 +229,7 @@ def feeds_poll(data_dir: DataDir = None) -> None:
         bot = Briefbot(_settings(data_dir))
         _ready(bot)
         for result in bot.feed_service.poll_all():
-            console.print(render_poll(result))
+            console.print(render_poll(result), markup=False)
 
     _guarded(run)
 
@@ -327,7 +328,7 @@ def _start_terminal(bot: Briefbot) -> None:
 
 
 def _print_poll(out: Console, result: PollResult) -> None:
-    out.print(f"[dim]{render_poll(result)}[/dim]")
+    out.print(Text(render_poll(result), style="dim"))
 
 
 @app.command()

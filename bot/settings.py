@@ -74,6 +74,9 @@ class IngestSettings(BaseModel):
         "a crash, larger wastes less on padding.",
     )
     feed_interval_minutes: float = Field(default=15.0, gt=0)
+    feed_poll_budget_seconds: float = Field(
+        default=90.0, gt=0, description="Most time one feed's poll may take, entry pages included."
+    )
     feed_max_entries: int = Field(
         default=50, ge=1, description="Newest feed entries fetched in one poll."
     )

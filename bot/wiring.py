@@ -186,6 +186,7 @@ class Briefbot:
             ingest=self.ingest_service,
             fetcher=self.fetcher,
             max_entries=cfg.feed_max_entries,
+            poll_budget=cfg.feed_poll_budget_seconds,
         )
 
     @cached_property

@@ -14,7 +14,7 @@ from typing import Any
 
 import feedparser
 
-from corpus.model import utcnow
+from corpus.model import clean_text, normalise_text, utcnow
 from corpus.store import SQLiteTables
 
 _NOT_A_FEED = "That address doesn't serve an RSS or Atom feed."
@@ -61,7 +61,8 @@ def parse_feed(data: bytes, *, url: str) -> ParsedFeed:
         entry = _entry(raw)
         entries.setdefault(entry.key, entry)
     return ParsedFeed(
-        title=feed.get("title") or None,
+        # The feed's title is printed as it is ("Following …"), so it is cleaned here.
+        title=normalise_text(clean_text(feed.get("title") or "")) or None,
         link=feed.get("link") or None,
         entries=list(entries.values()),
     )

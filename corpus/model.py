@@ -17,6 +17,20 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SPACE = re.compile(r"\s+")
 # Characters no valid URL holds raw, and that chat markup would read as syntax ("<url|title>").
 _UNSAFE_IN_URL = re.compile(r'[\s<>|"\\^`{}]')
+# Whole terminal escape sequences (CSI such as "\x1b[31m", OSC such as "\x1b]0;title\x07", and
+# two-character ones), removed as a unit so that no "[31m" residue is left in the text.
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]{0,1000}(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[@-Z\\-_]"
+)
+# Controls that separate words or pages (vertical tab, form feed, the information separators,
+# next line) become whitespace instead of gluing words together.
+_SPACE_CONTROL = re.compile(r"[\x0b\x0c\x1c-\x1f\x85]")
+# Every other C0 and C1 control except tab and newline, DEL, and lone surrogates (which can't be
+# encoded as UTF-8, so SQLite and the tokenizer refuse them).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def utcnow() -> datetime:
@@ -24,7 +38,10 @@ def utcnow() -> datetime:
 
 
 def canonical_url(url: str) -> str:
-    """Normalise a URL so that trivially different links to one page compare equal."""
+    """Normalise a URL so that trivially different links to one page compare equal.
+
+    Raises ValueError for a malformed URL ("http://[::1", a port out of range).
+    """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -49,11 +66,31 @@ def safe_url(url: str | None) -> str | None:
     url = url.strip()
     try:
         parts = urlsplit(url)
+        # Reading the port raises ValueError when it is out of range or not a number.
+        no_port = parts.port == 0
     except ValueError:
         return None
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname or no_port:
         return None
     return _UNSAFE_IN_URL.sub(lambda match: quote(match.group()), url)
+
+
+def clean_text(text: str) -> str:
+    """Text from outside with terminal escape sequences and control characters taken out.
+
+    Tab and newline stay (a carriage return becomes a newline); lone surrogates become U+FFFD.
+    Articles, titles and questions are shown in terminals and chats, where an escape sequence
+    would recolour the screen, retitle the window or hide text.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _ESCAPE_SEQUENCE.sub("", text)
+    text = _SPACE_CONTROL.sub(" ", text)
+    text = _CONTROL.sub("", text)
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _clean_optional(text: str | None) -> str | None:
+    return clean_text(text) if text is not None else None
 
 
 def normalise_text(text: str) -> str:
@@ -92,6 +129,12 @@ class Article:
     id: int | None = None
 
     def __post_init__(self) -> None:
+        # Every article passes through here, from loaders, feeds and the store alike, so stored
+        # text is clean whichever way it came in.
+        object.__setattr__(self, "title", clean_text(self.title))
+        object.__setattr__(self, "text", clean_text(self.text))
+        object.__setattr__(self, "source", _clean_optional(self.source))
+        object.__setattr__(self, "author", _clean_optional(self.author))
         object.__setattr__(self, "url", safe_url(self.url))
 
     @property

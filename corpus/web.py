@@ -50,6 +50,24 @@ class Fetched:
     def not_modified(self) -> bool:
         return self.status == 304
 
+    def text(self) -> str:
+        """The body decoded with its declared charset; see ``decode``."""
+        return decode(self.body, self.charset)
+
+
+def decode(body: bytes, charset: str | None) -> str:
+    """Bytes as text in ``charset``, falling back to UTF-8; undecodable bytes become U+FFFD.
+
+    The charset comes from the site, so it may name no codec Python knows ("x-user-defined",
+    a typo) or one that is not a text encoding ("base64"); neither may fail the download.
+    """
+    if charset:
+        try:
+            return body.decode(charset, errors="replace")
+        except (LookupError, ValueError):
+            pass
+    return body.decode("utf-8", errors="replace")
+
 
 def is_public_address(ip: IPAddress) -> bool:
     """Only globally routable unicast addresses may be fetched.
@@ -101,15 +119,20 @@ class Fetcher:
         accept: Collection[str],
         etag: str | None = None,
         last_modified: str | None = None,
+        timeout: float | None = None,
     ) -> Fetched:
-        """GET ``url`` within ``timeout`` seconds in all; it blocks, so async code uses a thread."""
+        """GET ``url`` within ``timeout`` seconds in all (at most the fetcher's own limit); it
+        blocks, so async code uses a thread."""
         accepted = ", ".join([*sorted(accept), "*/*;q=0.1"])
         headers = {"User-Agent": self._user_agent, "Accept": accepted}
-        if etag:
+        # Validators are the server's own header values, sent back as given; one that is not
+        # plain ASCII can't be sent (httpx would raise), so that poll is simply unconditional.
+        if etag and _sendable(etag):
             headers["If-None-Match"] = etag
-        if last_modified:
+        if last_modified and _sendable(last_modified):
             headers["If-Modified-Since"] = last_modified
-        deadline = time.monotonic() + self._timeout
+        limit = self._timeout if timeout is None else min(timeout, self._timeout)
+        deadline = time.monotonic() + limit
         current = _parse(url)
         try:
             # A client per fetch: no cookies or connections carry over from one site to another.
@@ -137,6 +160,11 @@ class Fetcher:
             raise FetchError("I couldn't connect to the site.") from exc
         except httpx.HTTPError as exc:
             raise FetchError("The site's answer was cut off or garbled.") from exc
+        except httpx.InvalidURL as exc:
+            # A URL that parsed but that httpx can't request (odd characters in a redirect, …).
+            raise FetchError(_NOT_A_URL) from exc
+        except ValueError as exc:
+            raise FetchError("I couldn't make sense of the site's address or answer.") from exc
         raise FetchError(
             f"The site redirected more than {self._max_redirects} times, so I gave up."
         )
@@ -196,16 +224,21 @@ class Fetcher:
 def _parse(url: str, *, base: httpx.URL | None = None) -> httpx.URL:
     try:
         parsed = base.join(url) if base is not None else httpx.URL(url.strip())
-        port = parsed.port
+        # Reading the port and the host validates them (a malformed "xn--" label raises here).
+        port, host = parsed.port, parsed.host
     except (httpx.InvalidURL, ValueError):
         raise FetchError(_NOT_A_URL) from None
-    if parsed.scheme not in ("http", "https") or not parsed.host or not 0 < (port or 80) < 65536:
+    if parsed.scheme not in ("http", "https") or not host or not 0 < (port or 80) < 65536:
         raise FetchError(_NOT_A_URL)
     if parsed.userinfo:
         raise FetchError(
             "That address contains a user name or password, which briefbot won't send."
         )
     return parsed
+
+
+def _sendable(value: str) -> bool:
+    return value.isascii() and value.isprintable()
 
 
 def _media_type(header: str) -> tuple[str, str | None]:

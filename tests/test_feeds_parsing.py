@@ -179,3 +179,11 @@ def test_feed_store_shares_a_file_with_the_article_store(tmp_path: Path) -> None
     articles.add(Article(title="T", text="Some text."), [(0, 10)])
     assert articles.count_articles() == 1
     assert [f.url for f in feeds.list()] == [FEED_URL]
+
+
+def test_a_feed_title_loses_escape_sequences_and_control_characters() -> None:
+    data = (
+        b"<?xml version='1.0'?><rss version='2.0'><channel>"
+        b"<title>\x1b]0;pwned\x07\x1b[31mWire\x1b[0m\r\n  News\x08</title></channel></rss>"
+    )
+    assert parse_feed(data, url=FEED_URL).title == "Wire News"

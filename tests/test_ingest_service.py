@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from ipaddress import IPv4Address, IPv6Address
@@ -9,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.feeds import FeedService
+from bot.rendering.terminal import render_poll
+from bot.services.feeds import FeedService, FollowError
 from bot.services.ingest import IngestService
 from bot.wiring import Briefbot
-from corpus.web import Fetcher
+from corpus.loaders import NO_PAGE_TEXT
+from corpus.web import Fetched, Fetcher
 from tests.conftest import MakeBot
 from tests.http_server import LoopbackServer, Received, Reply, chunks
 
@@ -89,7 +94,15 @@ def test_redirects_are_followed_and_the_final_url_kept(
             Reply(headers={"Content-Type": "image/png"}, body=b"\x89PNG\r\n\x1a\n" + b"0" * 100),
             "image",
         ),
-        (Reply(headers=HTML, body=b"<html><body></body></html>"), "this page has no article text"),
+        (Reply(headers=HTML, body=b"<html><body></body></html>"), NO_PAGE_TEXT),
+        (
+            Reply(
+                headers=HTML,
+                body=b"<html><head><title>Site</title></head><body><nav><a href='/'>Home</a>"
+                b" | <a href='/about'>About</a></nav></body></html>",
+            ),
+            NO_PAGE_TEXT,
+        ),
         (Reply(headers=HTML, body=ARTICLE, delay=3.0), "took too long"),
         (Reply(status=404), "404"),
     ],
@@ -311,3 +324,149 @@ def test_following_something_that_is_not_a_feed_is_refused(
     with pytest.raises(FollowError, match="not a feed"):
         bot.feed_service.follow(http_server.url("/page"))
     assert bot.feed_service.followed() == []
+
+
+class FaultyFetcher(Fetcher):
+    """Fault injection: fetching a URL containing one of ``faults`` raises an error nobody
+    anticipated, like the unknown-charset LookupError that once escaped a poll."""
+
+    def __init__(self, faults: Collection[str], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.faults = faults
+
+    def fetch(self, url: str, **kwargs: object) -> Fetched:
+        if any(fault in url for fault in self.faults):
+            raise LookupError("unknown encoding: x-bogus")
+        return super().fetch(url, **kwargs)  # type: ignore[arg-type]
+
+
+BOGUS_TEXT = {"Content-Type": "text/plain; charset=x-bogus"}
+PLAIN_STORY = "Tram line extended\n\nThe tram line now runs to the new hospital, the city said."
+
+
+def test_a_page_with_an_unknown_charset_is_ingested(
+    bot: Briefbot, http_server: LoopbackServer
+) -> None:
+    http_server.routes["/note"] = Reply(headers=BOGUS_TEXT, body=PLAIN_STORY.encode())
+    report = bot.ingest_service.ingest_url(http_server.url("/note"))
+    assert report.failures == []
+    assert [a.title for a in report.added] == ["Tram line extended"]
+
+
+def test_an_unexpected_error_on_one_url_fails_only_that_url(
+    bot: Briefbot, http_server: LoopbackServer
+) -> None:
+    http_server.routes["/good"] = Reply(headers=HTML, body=ARTICLE)
+    service = IngestService(
+        bot.indexer, fetcher=FaultyFetcher(["/poison"], address_allowed=loopback_only)
+    )
+    report = service.ingest_sources([http_server.url("/poison"), http_server.url("/good")])
+    assert [a.title for a in report.added] == ["Glacier retreat speeds up in the Alps"]
+    [failure] = report.failures
+    assert failure.reason == "could not be read: LookupError"
+
+
+def rss_feed(base: str, items: list[tuple[str, str, str | None]]) -> str:
+    """An RSS document; each item is (slug, title, description or None)."""
+    body = "".join(
+        f"<item><title>{title}</title><link>{base}/items/{slug}</link><guid>{slug}</guid>"
+        + (f"<description>{text}</description>" if text else "")
+        + "</item>"
+        for slug, title, text in items
+    )
+    return RSS.format(base=base, items=body)
+
+
+def test_each_feed_entry_fails_alone(bot: Briefbot, http_server: LoopbackServer) -> None:
+    base = http_server.url("").rstrip("/")
+    # An unknown charset (this once aborted the whole poll), a page that is only a menu (the
+    # entry's own text is used instead) and an ordinary page.
+    http_server.routes["/items/tram"] = Reply(headers=BOGUS_TEXT, body=PLAIN_STORY.encode())
+    http_server.routes["/items/menu"] = Reply(
+        headers=HTML, body=b"<html><body><nav><a>Home</a> | <a>About</a></nav></body></html>"
+    )
+    title, text = STORIES["school"]
+    http_server.routes["/items/school"] = Reply(headers=HTML, body=article_page(title, text))
+    items = [
+        ("tram", "Tram line extended", None),
+        ("menu", "Market hall renovated", "The market hall reopened after a year of work."),
+        ("school", title, None),
+    ]
+    serve_feed(http_server, "/feed", rss_feed(base, items), "application/rss+xml")
+    result = bot.feed_service.follow(http_server.url("/feed"))
+    assert result.error is None and result.report.failures == []
+    by_title = {a.title: a for a in result.report.added}
+    assert set(by_title) == {"Tram line extended", "Market hall renovated", title}
+    assert "new hospital" in by_title["Tram line extended"].text
+    assert by_title["Market hall renovated"].text == (
+        "The market hall reopened after a year of work."
+    )
+
+
+def test_one_feed_failing_unexpectedly_does_not_stop_the_others(
+    bot: Briefbot, http_server: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = http_server.url("").rstrip("/")
+    for slug, (title, text) in STORIES.items():
+        http_server.routes[f"/items/{slug}"] = Reply(headers=HTML, body=article_page(title, text))
+    feed = rss_feed(base, [(slug, title, text) for slug, (title, text) in STORIES.items()])
+    serve_feed(http_server, "/poisoned", feed, "application/rss+xml")
+    serve_feed(http_server, "/healthy", feed, "application/rss+xml")
+    # Entry pages of the healthy feed fail too (bridge): the entry falls back to its own text.
+    fetcher = FaultyFetcher(["/poisoned", "/items/bridge"], address_allowed=loopback_only)
+    ingest = IngestService(bot.indexer, fetcher=fetcher)
+    service = FeedService(bot.feeds, ingest=ingest, fetcher=fetcher, max_entries=50, poll_budget=90)
+    bot.feeds.add(http_server.url("/poisoned"))
+    bot.feeds.add(http_server.url("/healthy"))
+    with caplog.at_level(logging.WARNING, logger="bot.services.feeds"):
+        poisoned, healthy = service.poll_all()
+    assert poisoned.error is not None and "LookupError" in poisoned.error
+    assert healthy.error is None and healthy.report.failures == []
+    assert sorted(a.title for a in healthy.report.added) == sorted(t for t, _ in STORIES.values())
+    failures = [r.getMessage() for r in caplog.records if "poisoned" in r.getMessage()]
+    assert len(failures) == 1 and "\n" not in failures[0]
+    # The poisoned feed is not counted as polled, so it is simply tried again next time.
+    poisoned_feed = bot.feeds.get(http_server.url("/poisoned"))
+    assert poisoned_feed is not None and poisoned_feed.polls == 0
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://[::1]:99999/feed"])
+def test_a_malformed_feed_address_is_refused_in_one_sentence(bot: Briefbot, url: str) -> None:
+    with pytest.raises(FollowError, match=r"^That doesn't look like a web address"):
+        bot.feed_service.follow(url)
+    assert bot.feed_service.unfollow(url) is False
+
+
+def test_a_slow_feed_poll_stops_at_its_budget_and_leaves_the_rest_for_later(
+    bot: Briefbot, http_server: LoopbackServer
+) -> None:
+    base = http_server.url("").rstrip("/")
+    slugs = list(STORIES)
+    for slug in slugs:
+        page = article_page(*STORIES[slug])
+        http_server.routes[f"/items/{slug}"] = Reply(headers=HTML, body=page, delay=1.5)
+    # No description: an entry whose page isn't fetched has nothing else to fall back on.
+    feed = rss_feed(base, [(slug, STORIES[slug][0], None) for slug in slugs])
+    serve_feed(http_server, "/feed", feed, "application/rss+xml")
+    service = FeedService(
+        bot.feeds, ingest=bot.ingest_service, fetcher=bot.fetcher, max_entries=50, poll_budget=2.0
+    )
+    started = time.monotonic()
+    first = service.follow(http_server.url("/feed"))
+    # Without a budget the three 1.5 s pages would take 4.5 s.
+    assert time.monotonic() - started < 4.0
+    assert first.report.failures == []
+    assert [a.title for a in first.report.added] == [STORIES[slugs[0]][0]]
+    assert first.deferred == 2
+    assert render_poll(first).endswith(", 2 left for the next poll")
+
+    for slug in slugs:
+        page = article_page(*STORIES[slug])
+        http_server.routes[f"/items/{slug}"] = Reply(headers=HTML, body=page)
+    [second] = service.poll_all()
+    # The feed itself is unchanged, yet it is read again: the deferred entries are in it.
+    assert not second.not_modified and second.deferred == 0
+    assert sorted(a.title for a in second.report.added) == sorted(
+        STORIES[slug][0] for slug in slugs[1:]
+    )
+    assert bot.store.count_articles() == 3

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import re
+from datetime import UTC, date, datetime
+
+from rich.console import Console, RenderableType
 
 from bot.commands import Notice
-from bot.rendering import discord, slack
+from bot.rendering import discord, slack, terminal
 from bot.rendering.limits import excerpt
 from bot.services.ask import Answer, Quote
+from bot.services.briefing import Briefing, KeyQuote, Story
+from bot.services.feeds import PollResult
+from bot.services.ingest import Duplicate, IngestReport
+from corpus.feeds import Feed
+from corpus.loaders import LoadFailure
 from corpus.model import Article, safe_url
+from retrieval.window import Window
 
 HOSTILE_URL = "https://a.example/x|y> <!channel> <https://b"
 KEY = "The minister resigned on Friday."
@@ -86,3 +96,60 @@ def test_an_excerpt_keeps_context_when_highlights_are_far_apart() -> None:
     middle = text.index("words", 200)
     part = excerpt(text, [(middle, middle + 5)], 60)
     assert re.match(r"… Filler words go here\.", part.text)
+
+
+# Escape sequences as they arrive in scraped titles and text: retitle the window, recolour,
+# clear the screen, and a C1 CSI.
+HOSTILE_TEXT = "\x1b]0;pwned\x07Red \x1b[31malert\x1b[2J\x9b1m now\x07\x08"
+
+
+def printed(renderable: RenderableType | str) -> str:
+    """What a terminal would receive; colours are off, so any escape byte came from the data."""
+    out = io.StringIO()
+    Console(file=out, color_system=None, width=200).print(renderable)
+    return out.getvalue()
+
+
+def assert_no_controls(output: str) -> None:
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", output), repr(output)
+
+
+def test_escape_sequences_in_outside_text_never_reach_the_terminal() -> None:
+    hostile = quote(title=HOSTILE_TEXT, source=HOSTILE_TEXT)
+    hostile = Quote(**{**hostile.__dict__, "text": HOSTILE_TEXT + " " + KEY})
+    start = hostile.text.index(KEY)
+    hostile = Quote(**{**hostile.__dict__, "highlights": ((start, start + len(KEY)),)})
+    answer = printed(terminal.render_answer(Answer(question="q", quotes=[hostile])))
+    assert_no_controls(answer)
+    assert "Red alert now" in answer and KEY in answer
+
+    article = Article(title="Clean", text="Body.")
+    report = IngestReport(
+        added=[article],
+        duplicates=[Duplicate(HOSTILE_TEXT, article, article)],
+        failures=[LoadFailure(f"{HOSTILE_TEXT}.txt", HOSTILE_TEXT)],
+    )
+    assert_no_controls(printed(terminal.render_ingest_report(report)))
+
+    window = Window.day(date(2024, 5, 1), UTC)
+    story = Story(
+        headline=HOSTILE_TEXT,
+        quotes=[KeyQuote(text=HOSTILE_TEXT, article=article)],
+        sources=[article],
+        topic=HOSTILE_TEXT,
+    )
+    assert_no_controls(printed(terminal.render_briefing(Briefing(window=window, stories=[story]))))
+
+    feed = Feed(
+        id=1,
+        url="https://example.org/feed",
+        title=HOSTILE_TEXT,
+        etag=None,
+        last_modified=None,
+        added_at=datetime(2024, 5, 1, tzinfo=UTC),
+        last_polled_at=None,
+        polls=1,
+    )
+    line = terminal.render_poll(PollResult(feed=feed, error=HOSTILE_TEXT))
+    assert_no_controls(line)
+    assert line.startswith("Red alert now: ")

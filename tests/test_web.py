@@ -6,7 +6,14 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
-from corpus.web import ARTICLE_TYPES, FEED_TYPES, Fetcher, FetchError, is_public_address
+from corpus.web import (
+    ARTICLE_TYPES,
+    FEED_TYPES,
+    Fetcher,
+    FetchError,
+    decode,
+    is_public_address,
+)
 from tests.http_server import LoopbackServer, Received, Reply, chunks
 
 PRIVATE = "private network"
@@ -185,7 +192,17 @@ def test_http_errors_name_the_status(http_server: LoopbackServer, fetcher: Fetch
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://example.org/file", "not a url", "http://", "javascript:alert(1)", ""]
+    "url",
+    [
+        "ftp://example.org/file",
+        "not a url",
+        "http://",
+        "javascript:alert(1)",
+        "",
+        "http://[::1",
+        "http://[::1]:99999/",
+        "http://xn--.example/",  # an IDNA label that doesn't decode
+    ],
 )
 def test_non_web_addresses_are_refused(url: str) -> None:
     with pytest.raises(FetchError, match=r"^That doesn't look like a web address"):
@@ -233,3 +250,47 @@ def test_conditional_get_reports_not_modified(
     sent = http_server.requests[1].headers
     assert sent["if-none-match"] == '"v1"'
     assert sent["if-modified-since"] == validators["Last-Modified"]
+
+
+@pytest.mark.parametrize("charset", ["x-no-such-charset", "base64", "utf\x00-8", "", None])
+def test_decoding_falls_back_to_utf8_when_the_charset_is_unusable(charset: str | None) -> None:
+    assert decode("Café \xff".encode() + b"\xff", charset) == "Café \xff\ufffd"
+
+
+def test_a_page_with_an_unknown_charset_is_still_read(
+    http_server: LoopbackServer, fetcher: Fetcher
+) -> None:
+    http_server.routes["/note"] = Reply(
+        headers={"Content-Type": "text/plain; charset=x-no-such-charset"}, body="Café".encode()
+    )
+    page = fetcher.fetch(http_server.url("/note"), accept=ARTICLE_TYPES)
+    assert page.charset == "x-no-such-charset"
+    assert page.text() == "Café"
+
+
+def test_a_declared_charset_is_used(http_server: LoopbackServer, fetcher: Fetcher) -> None:
+    http_server.routes["/story"] = Reply(headers=HTML, body=b"Caf\xe9 opens")
+    assert fetcher.fetch(http_server.url("/story"), accept=ARTICLE_TYPES).text() == "Café opens"
+
+
+def test_a_validator_that_is_not_ascii_is_not_sent_back(
+    http_server: LoopbackServer, fetcher: Fetcher
+) -> None:
+    http_server.routes["/feed.xml"] = Reply(
+        headers={"Content-Type": "application/rss+xml"}, body=b"<rss/>"
+    )
+    # A server's ETag, read as Latin-1, can't be re-sent by httpx; the poll goes unconditional.
+    page = fetcher.fetch(http_server.url("/feed.xml"), accept=FEED_TYPES, etag='"caf\xe9"')
+    assert page.body == b"<rss/>"
+    assert "if-none-match" not in http_server.requests[0].headers
+
+
+def test_a_call_can_ask_for_less_time_than_the_fetcher_allows(
+    http_server: LoopbackServer,
+) -> None:
+    http_server.routes["/slow"] = Reply(headers=HTML, body=b"late", delay=3)
+    fetcher = Fetcher(address_allowed=loopback_only, timeout=10.0)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="took too long"):
+        fetcher.fetch(http_server.url("/slow"), accept=ARTICLE_TYPES, timeout=0.3)
+    assert time.monotonic() - started < 1.5

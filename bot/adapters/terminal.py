@@ -9,7 +9,7 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 
 from bot.commands import Caller, Commands, Help, Notice, Reply
-from bot.rendering.terminal import render_answer, render_briefing
+from bot.rendering.terminal import render_answer, render_briefing, safe
 from bot.services.ask import Answer
 
 # The person at the terminal runs the bot, so they may change what it knows.
@@ -41,7 +41,7 @@ def render_reply(reply: Reply) -> RenderableType:
     if isinstance(reply, Help):
         return render_help(reply)
     if isinstance(reply, Notice):
-        return Text(reply.text, style="red" if reply.problem else "")
+        return Text(safe(reply.text), style="red" if reply.problem else "")
     return render_briefing(reply)
 
 

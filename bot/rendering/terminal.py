@@ -1,4 +1,8 @@
-"""Terminal rendering with rich: the answering sentence emphasised, sources underneath."""
+"""Terminal rendering with rich: the answering sentence emphasised, sources underneath.
+
+Everything shown here came from outside (pages, feeds, files), so it goes through ``safe``:
+rich's ``Text`` never reads markup, but it passes escape sequences to the terminal as they are.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,16 @@ from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing
 from bot.services.feeds import PollResult
 from bot.services.ingest import IngestReport
+from corpus.model import clean_text
+
+
+def safe(text: str) -> str:
+    """Text without escape sequences or control characters other than newline and tab.
+
+    Stored articles are cleaned when they are made; this also covers what is not stored
+    (file names, failure reasons, feed titles) and anything stored before that rule.
+    """
+    return clean_text(text)
 
 
 def format_date(value: datetime | None) -> str:
@@ -24,29 +38,30 @@ def byline(quote: Quote) -> str:
 
 def _quote(quote: Quote, number: int) -> Text:
     text = Text()
-    text.append(f"{number}. {quote.title}\n", style="bold")
-    text.append(f"   {byline(quote)}", style="dim")
+    text.append(f"{number}. {safe(quote.title)}\n", style="bold")
+    text.append(f"   {safe(byline(quote))}", style="dim")
     if quote.outside_window:
         text.append(" · outside the period asked about", style="dim italic")
     if quote.url:
-        text.append(f" · {quote.url}", style="dim underline")
+        text.append(f" · {safe(quote.url)}", style="dim underline")
     text.append("\n   “")
     cursor = 0
+    # Sliced first and cleaned after, so the highlight offsets still point into quote.text.
     for start, end in quote.highlights:
-        text.append(quote.text[cursor:start])
-        text.append(quote.text[start:end], style="bold yellow")
+        text.append(safe(quote.text[cursor:start]))
+        text.append(safe(quote.text[start:end]), style="bold yellow")
         cursor = end
-    text.append(quote.text[cursor:])
+    text.append(safe(quote.text[cursor:]))
     text.append("”\n")
     return text
 
 
 def render_answer(answer: Answer) -> RenderableType:
     if not answer.found:
-        return Text(answer.note or "Nothing found.", style="italic")
+        return Text(safe(answer.note or "Nothing found."), style="italic")
     parts: list[RenderableType] = []
     if answer.note:
-        parts.append(Text(answer.note, style="italic"))
+        parts.append(Text(safe(answer.note), style="italic"))
     parts.extend(_quote(quote, i) for i, quote in enumerate(answer.quotes, start=1))
     return Group(*parts)
 
@@ -59,14 +74,14 @@ def render_ingest_report(report: IngestReport, *, list_added: int = 20) -> Rende
     lines = Text()
     for article in report.added if len(report.added) <= list_added else []:
         lines.append("added  ", style="green")
-        lines.append(f"{article.title} ({article.source or 'unknown source'}, ")
+        lines.append(safe(f"{article.title} ({article.source or 'unknown source'}, "))
         lines.append(f"{format_date(article.published_at)})\n")
     for dup in report.duplicates:
         lines.append("skipped ", style="yellow")
-        lines.append(f"{dup.origin}: duplicate of “{dup.of.title}”\n")
+        lines.append(safe(f"{dup.origin}: duplicate of “{dup.of.title}”") + "\n")
     for failure in report.failures:
         lines.append("failed ", style="red")
-        lines.append(f"{failure.origin}: {failure.reason}\n")
+        lines.append(safe(f"{failure.origin}: {failure.reason}") + "\n")
     if report.items == 1:
         lines.rstrip()
     else:
@@ -75,15 +90,19 @@ def render_ingest_report(report: IngestReport, *, list_added: int = 20) -> Rende
 
 
 def render_poll(result: PollResult) -> str:
-    feed = result.feed.title or result.feed.url
+    """One line; plain text without control characters, since chats show it too."""
+    feed = " ".join(safe(result.feed.title or result.feed.url).split())
     if result.error:
-        return f"{feed}: {result.error}"
+        return f"{feed}: {safe(result.error)}"
     if result.not_modified:
         return f"{feed}: not modified since the last poll"
     report = result.report
-    return f"{feed}: {len(report.added)} new, {len(report.duplicates)} duplicates, " + (
+    line = f"{feed}: {len(report.added)} new, {len(report.duplicates)} duplicates, " + (
         f"{len(report.failures)} failed"
     )
+    if result.deferred:
+        line += f", {result.deferred} left for the next poll"
+    return line
 
 
 def render_briefing(briefing: Briefing) -> RenderableType:
@@ -92,18 +111,18 @@ def render_briefing(briefing: Briefing) -> RenderableType:
     text = Text()
     text.append(f"Briefing — {briefing.window.label}\n", style="bold underline")
     for number, story in enumerate(briefing.stories, start=1):
-        text.append(f"\n{number}. {story.headline}", style="bold")
+        text.append(f"\n{number}. {safe(story.headline)}", style="bold")
         if story.update:
             text.append("  (update)", style="yellow")
         if story.topic:
-            text.append(f"  [{story.topic}]", style="cyan")
+            text.append(f"  [{safe(story.topic)}]", style="cyan")
         text.append("\n")
         for quote in story.quotes:
-            text.append(f"   “{quote.text}”\n")
+            text.append(f"   “{safe(quote.text)}”\n")
         for article in story.sources:
-            text.append(f"   — {article.source or 'unknown source'} · ", style="dim")
-            text.append(f"{format_date(article.published_at)} · {article.title}", style="dim")
+            text.append(f"   — {safe(article.source or 'unknown source')} · ", style="dim")
+            text.append(f"{format_date(article.published_at)} · {safe(article.title)}", style="dim")
             if article.url:
-                text.append(f" · {article.url}", style="dim underline")
+                text.append(f" · {safe(article.url)}", style="dim underline")
             text.append("\n")
     return text

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from corpus.model import utcnow
+from corpus.model import clean_text, utcnow
 from retrieval.embedding import Embedder, Vectors
 from retrieval.highlight import highlight
-from retrieval.search import Hit, Searcher, Window
+from retrieval.search import Hit, Searcher
 from retrieval.time_expressions import TimeQuery, parse_time
+from retrieval.window import Window
 
 
 class QuestionError(ValueError):
@@ -86,11 +87,35 @@ class Retrieval:
 NOTHING_FOUND = "I couldn't find anything relevant to that in the articles I have."
 
 
+def _readable(question: str) -> str:
+    """The question as valid text: no lone surrogates, control characters or escape sequences.
+
+    A terminal that is not UTF-8 hands Python undecodable bytes as lone surrogates
+    ("caf\udce9"), and JSON can spell them out ("\\ud800"); the tokenizer can't take them.
+    The original bytes are recovered where possible (UTF-8, else Windows-1252).
+    """
+    try:
+        raw = question.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        pass  # a surrogate that does not stand for a byte; clean_text replaces it
+    else:
+        try:
+            question = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            question = raw.decode("cp1252", errors="replace")
+    return clean_text(question)
+
+
 def validate_question(question: str, *, max_chars: int) -> str:
-    """The question with whitespace tidied, or a polite error for empty and oversized ones."""
-    text = " ".join(question.split())
+    """The question with whitespace tidied and made valid text, or a polite error for empty,
+    unreadable and oversized ones."""
+    text = " ".join(_readable(question).split())
     if not text:
         raise QuestionError("Please ask a question: the message was empty.")
+    if not text.replace("\ufffd", "").strip():
+        raise QuestionError(
+            "I couldn't read that question (it isn't valid text); please type it again."
+        )
     if len(text) > max_chars:
         raise QuestionError(
             f"That question is too long ({len(text):,} characters); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -13,6 +14,8 @@ from corpus.model import Article, canonical_url, utcnow
 from corpus.web import FEED_TYPES, Fetcher, FetchError
 
 log = logging.getLogger(__name__)
+
+_NOT_A_URL = "That doesn't look like a web address (http or https)."
 
 
 class FollowError(Exception):
@@ -28,20 +31,35 @@ class PollResult:
     not_modified: bool = False
     error: str | None = None
     announce: bool = True
+    deferred: int = 0
+    """Entries left unseen for the next poll because the poll's time budget ran out."""
 
 
 class FeedService:
     def __init__(
-        self, feeds: FeedStore, *, ingest: IngestService, fetcher: Fetcher, max_entries: int = 50
+        self,
+        feeds: FeedStore,
+        *,
+        ingest: IngestService,
+        fetcher: Fetcher,
+        max_entries: int,
+        poll_budget: float,
     ) -> None:
         self.feeds = feeds
         self.ingest = ingest
         self.fetcher = fetcher
         self.max_entries = max_entries
+        # Most seconds one feed's poll may spend downloading, its entries' pages included. Each
+        # download has its own timeout, but 50 slow entry pages in a row would hold every other
+        # feed up for 12.5 minutes; entries not reached in time stay unseen for the next poll.
+        self.poll_budget = poll_budget
 
     def follow(self, url: str) -> PollResult:
         """Follow a feed and ingest its current entries at once, so questions work right away."""
-        key = canonical_url(url)
+        try:
+            key = canonical_url(url)
+        except ValueError:
+            raise FollowError(_NOT_A_URL) from None
         if self.feeds.get(key) is not None:
             raise FollowError("I already follow that feed.")
         try:
@@ -49,25 +67,57 @@ class FeedService:
             parsed = parse_feed(page.body, url=page.url)
         except (FetchError, FeedError) as exc:
             raise FollowError(str(exc)) from None
+        except Exception as exc:  # a parser's own error: refuse this feed in one sentence
+            log.warning("reading feed %s failed: %s: %s", key, type(exc).__name__, exc)
+            raise FollowError(f"I couldn't read that feed ({type(exc).__name__}).") from None
         feed, _ = self.feeds.add(key, title=parsed.title)
         return self.poll(feed)
 
     def unfollow(self, url: str) -> bool:
-        return self.feeds.remove(canonical_url(url))
+        try:
+            key = canonical_url(url)
+        except ValueError:  # not even a URL, so not a followed feed
+            return False
+        return self.feeds.remove(key)
 
     def followed(self) -> list[Feed]:
         return self.feeds.list()
 
     def poll_all(self) -> list[PollResult]:
-        """One poll cycle of every feed; the same code runs on ``briefbot run``'s interval."""
+        """One poll cycle of every feed; the same code runs on ``briefbot run``'s interval.
+
+        Each feed is polled on its own: whatever goes wrong with one becomes that feed's error,
+        and the feeds after it are still polled.
+        """
         return [self.poll(feed) for feed in self.feeds.list()]
 
     def poll(self, feed: Feed) -> PollResult:
-        """Conditional GET, then fetch and ingest the entries not seen before."""
+        """Conditional GET, then fetch and ingest the entries not seen before.
+
+        Never raises: an unexpected failure is logged in one line and becomes the result's error,
+        so that a feed which trips a bug cannot stop the feeds polled after it.
+        """
+        try:
+            return self._poll(feed)
+        except Exception as exc:
+            log.warning("polling %s failed: %s: %s", feed.url, type(exc).__name__, exc)
+            return PollResult(
+                feed=feed,
+                announce=feed.polls > 0,
+                error=f"Polling this feed failed unexpectedly ({type(exc).__name__}); "
+                "it will be tried again at the next poll.",
+            )
+
+    def _poll(self, feed: Feed) -> PollResult:
         result = PollResult(feed=feed, announce=feed.polls > 0)
+        deadline = time.monotonic() + self.poll_budget
         try:
             page = self.fetcher.fetch(
-                feed.url, accept=FEED_TYPES, etag=feed.etag, last_modified=feed.last_modified
+                feed.url,
+                accept=FEED_TYPES,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+                timeout=self.poll_budget,
             )
             parsed = None if page.not_modified else parse_feed(page.body, url=page.url)
         except (FetchError, FeedError) as exc:
@@ -81,42 +131,74 @@ class FeedService:
             entries = {entry.key: entry for entry in parsed.entries[: self.max_entries]}
             fresh = [entries[key] for key in self.feeds.unseen(feed.id, list(entries))]
             source = parsed.title or feed.title or urlsplit(feed.url).hostname
-            items = [(entry.link or entry.title, self._article(entry, source)) for entry in fresh]
-            result.report = self.ingest.ingest_articles(
-                [(origin, article) for origin, article in items if article is not None]
-            )
-            result.report.failures.extend(
-                LoadFailure(origin, "neither the entry nor its page has article text")
-                for origin, article in items
-                if article is None
-            )
-            # Entries that yielded nothing are marked seen too, so a broken one is not retried.
-            self.feeds.mark_seen(feed.id, [entry.key for entry in fresh])
+            done: list[str] = []
+            articles: list[tuple[str, Article]] = []
+            for entry in fresh:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                origin = entry.link or entry.title
+                outcome = self._article(entry, source, timeout=remaining)
+                if isinstance(outcome, Article):
+                    articles.append((origin, outcome))
+                elif time.monotonic() >= deadline:
+                    break  # cut off by the budget, not broken: the next poll tries it again
+                else:
+                    result.report.failures.append(LoadFailure(origin, outcome))
+                # Entries that yielded nothing are marked seen too, so a broken one is not
+                # retried at every poll.
+                done.append(entry.key)
+            failures = result.report.failures
+            result.report = self.ingest.ingest_articles(articles)
+            result.report.failures.extend(failures)
+            self.feeds.mark_seen(feed.id, done)
+            result.deferred = len(fresh) - len(done)
+            if result.deferred:
+                log.info(
+                    "%s: %d entries left for the next poll (the %g s budget ran out)",
+                    feed.url,
+                    result.deferred,
+                    self.poll_budget,
+                )
+        # With entries left over, the validators are dropped: a 304 next time would hide them.
         self.feeds.record_poll(
             feed.id,
-            etag=page.etag,
-            last_modified=page.last_modified,
+            etag=None if result.deferred else page.etag,
+            last_modified=None if result.deferred else page.last_modified,
             title=title,
             at=utcnow(),
         )
         return result
 
-    def _article(self, entry: FeedEntry, source: str | None) -> Article | None:
-        """The entry's page, extracted like any URL; the feed's own content when that fails."""
+    def _article(self, entry: FeedEntry, source: str | None, *, timeout: float) -> Article | str:
+        """The entry's page, extracted like any URL; the feed's own content when that fails.
+
+        Returns the article, or why there is none: one entry never fails the others.
+        """
         article = None
         if entry.link:
             try:
-                article = self.ingest.fetch_article(entry.link)
+                article = self.ingest.fetch_article(entry.link, timeout=timeout)
             except (FetchError, LoadError) as exc:
                 log.info("entry page %s not used (%s); using the feed's content", entry.link, exc)
+            except Exception as exc:
+                log.warning(
+                    "entry page %s not used (%s: %s); using the feed's content",
+                    entry.link,
+                    type(exc).__name__,
+                    exc,
+                )
         if article is None and entry.content_html:
             try:
                 article = article_from_fragment(entry.content_html, title=entry.title)
             except LoadError:
                 article = None
+            except Exception as exc:
+                log.warning("feed entry %r could not be read: %s", entry.title, type(exc).__name__)
+                return f"could not be read: {type(exc).__name__}"
         if article is None:
             log.warning("feed entry %r has no usable text", entry.title)
-            return None
+            return "neither the entry nor its page has article text"
         return Article(
             title=entry.title or article.title,
             text=article.text,

@@ -3,6 +3,7 @@ outcome reported to the person who asked."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from corpus.loaders import (
 from corpus.model import Article
 from corpus.web import ARTICLE_TYPES, Fetcher, FetchError
 from retrieval.indexing import Indexed, Indexer, Progress
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,12 +70,13 @@ class IngestService:
         self.fetcher = fetcher
         self.max_file_bytes = max_file_bytes
 
-    def fetch_article(self, url: str) -> Article:
-        """Download a page and extract its article; raises FetchError or LoadError."""
-        page = self.fetcher.fetch(url, accept=ARTICLE_TYPES)
+    def fetch_article(self, url: str, *, timeout: float | None = None) -> Article:
+        """Download a page (within ``timeout`` seconds, if given) and extract its article;
+        raises FetchError or LoadError."""
+        page = self.fetcher.fetch(url, accept=ARTICLE_TYPES, timeout=timeout)
         if page.content_type == "text/plain":
-            text = page.body.decode(page.charset or "utf-8", errors="replace")
-            return article_from_text(text, url=page.url)
+            # page.text() falls back to UTF-8 when the site names a charset Python doesn't know.
+            return article_from_text(page.text(), url=page.url)
         return article_from_html(page.body, url=page.url)
 
     def ingest_sources(
@@ -133,6 +137,9 @@ class IngestService:
             return Loaded(articles=[(url, self.fetch_article(url))])
         except (FetchError, LoadError) as exc:
             return Loaded(failures=[LoadFailure(url, str(exc))])
+        except Exception as exc:  # an extractor's own error: this URL fails, the batch goes on
+            log.warning("%s could not be read: %s: %s", url, type(exc).__name__, exc)
+            return Loaded(failures=[LoadFailure(url, f"could not be read: {type(exc).__name__}")])
 
     def _ingest(self, loaded: Loaded, progress: Progress | None) -> IngestReport:
         report = self.ingest_articles(loaded.articles, progress=progress)
