@@ -4,7 +4,10 @@ server of HTTP mode and Socket Mode payloads, against a mock Slack Web API on lo
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
+import logging
 import os
 import shutil
 import signal
@@ -22,19 +25,26 @@ from urllib.parse import urlencode
 
 import pytest
 import yaml
-from aiohttp import ClientResponse, ClientSession
+from aiohttp import ClientResponse, ClientSession, TCPConnector
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.signature import SignatureVerifier
 
-from bot.adapters.slack import APOLOGY, SlackAdapter, from_slack
+from bot.adapters.slack import (
+    APOLOGY,
+    FRESH_SECONDS,
+    MAX_BODY_BYTES,
+    RecentSignatures,
+    SlackAdapter,
+    from_slack,
+)
 from bot.commands import REFUSAL, Commands, Notice
 from bot.rendering import slack as render
 from bot.services.ask import Answer, Quote
-from bot.services.briefing import Briefing, Window
+from bot.services.briefing import Briefing
 from bot.settings import SlackSettings
 from bot.wiring import Briefbot
+from retrieval.window import Window
 from tests.conftest import MakeBot
 from tests.http_server import LoopbackServer, Reply
 from tests.slack_mock import BOT_ID, TOKEN, MockSlack
@@ -62,16 +72,43 @@ def adapter_for(
 
 @asynccontextmanager
 async def http_mode(adapter: SlackAdapter) -> AsyncIterator[TestClient[Any, Any]]:
-    """The adapter's real aiohttp server on a loopback port, and a client for it."""
-    async with TestClient(TestServer(adapter.web_app())) as client:
+    """The adapter's real aiohttp server on a loopback port, and a client for it.
+
+    The client closes each connection after its response: a kept-alive one holds a server task
+    open for 15 s, which the tests waiting for an idle loop would otherwise wait out.
+    """
+    connector = TCPConnector(force_close=True)
+    async with TestClient(TestServer(adapter.web_app()), connector=connector) as client:
         yield client
 
 
-def signed_headers(body: str, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:
-    timestamp = str(int(time.time() - age))
-    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    assert signature is not None
+def signed_headers(
+    body: str | bytes, *, secret: str = SECRET, age: float = 0, timestamp: str | None = None
+) -> dict[str, str]:
+    """Signed as Slack documents it: over the raw bytes, which need not be valid UTF-8."""
+    timestamp = timestamp or str(int(time.time() - age))
+    raw = body.encode() if isinstance(body, str) else body
+    signed = b"v0:" + timestamp.encode() + b":" + raw
+    signature = "v0=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def command_body(slack: MockSlack, text: str, *, user: str = "U1", **fields: str) -> str:
+    return urlencode(
+        {
+            "command": "/brief",
+            "text": text,
+            "user_id": user,
+            "channel_id": "C1",
+            "team_id": "T1",
+            "response_url": slack.response_url,
+            "trigger_id": "1.2.3",
+        }
+        | fields
+    )
 
 
 async def send_command(
@@ -83,19 +120,8 @@ async def send_command(
     secret: str = SECRET,
     age: float = 0,
 ) -> ClientResponse:
-    body = urlencode(
-        {
-            "command": "/brief",
-            "text": text,
-            "user_id": user,
-            "channel_id": "C1",
-            "team_id": "T1",
-            "response_url": slack.response_url,
-            "trigger_id": "1.2.3",
-        }
-    )
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    headers |= signed_headers(body, secret=secret, age=age)
+    body = command_body(slack, text, user=user)
+    headers = FORM | signed_headers(body, secret=secret, age=age)
     return await client.post("/slack/events", data=body, headers=headers)
 
 
@@ -126,7 +152,8 @@ async def send_event(
     client: TestClient[Any, Any], body: dict[str, Any], *, retry: int = 0
 ) -> ClientResponse:
     raw = json.dumps(body)
-    headers = {"Content-Type": "application/json"} | signed_headers(raw)
+    # Slack signs each retry anew when it sends it, later than the first try.
+    headers = {"Content-Type": "application/json"} | signed_headers(raw, age=-retry)
     if retry:
         headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
     return await client.post("/slack/events", data=raw, headers=headers)
@@ -220,6 +247,203 @@ def test_unverified_requests_are_rejected(
         assert slack.responses == [] and slack.posted == []
 
     run(scenario)
+
+
+def nothing_reached_slack(slack: MockSlack) -> bool:
+    return slack.responses == [] and slack.posted == []
+
+
+def no_traceback(caplog: pytest.LogCaptureFixture) -> bool:
+    return "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize("signed_with", [None, "not-the-secret"], ids=["unsigned", "bad-signature"])
+def test_a_refused_request_is_logged_in_one_short_line(
+    sample_bot: Briefbot,
+    slack: MockSlack,
+    caplog: pytest.LogCaptureFixture,
+    signed_with: str | None,
+) -> None:
+    """Bolt alone logs a refused request's whole body: 1 MB of log for a request anyone can send."""
+    body = command_body(slack, "bulk " + "x" * 1_000_000)
+    headers = FORM | (signed_headers(body, secret=signed_with) if signed_with else {})
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            caplog.clear()
+            response = await client.post("/slack/events", data=body, headers=headers)
+            assert response.status == 401
+            await eventually(idle)
+
+    run(scenario)
+    assert nothing_reached_slack(slack)
+    assert len(caplog.text) < 2000 and "xxxxxxxxxx" not in caplog.text
+    refusals = [r for r in caplog.records if r.name.startswith(("bot", "slack"))]
+    assert len(refusals) == 1 and "refused a Slack request" in refusals[0].getMessage()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_oversized_body_is_refused(
+    sample_bot: Briefbot, slack: MockSlack, chunked: bool
+) -> None:
+    body = command_body(slack, "big")
+    body += "x" * (MAX_BODY_BYTES + 1 - len(body))  # a byte over, even though signed
+
+    async def chunks() -> AsyncIterator[bytes]:
+        data = body.encode()
+        for start in range(0, len(data), 256 * 1024):
+            yield data[start : start + 256 * 1024]
+
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            data = chunks() if chunked else body
+            headers = FORM | signed_headers(body)
+            response = await client.post("/slack/events", data=data, headers=headers)
+            assert response.status == 413
+            # A byte less is read, to be refused for its signature: the limit is ours, not
+            # aiohttp's default of 1 MiB.
+            response = await client.post("/slack/events", data=body[:-1], headers=FORM)
+            assert response.status == 401
+            await eventually(idle)
+
+    run(scenario)
+    assert nothing_reached_slack(slack)
+
+
+def signed_request(slack: MockSlack, case: str) -> tuple[dict[str, str], bytes]:
+    """Headers and body of a request signed with the right secret but malformed in one way."""
+    if case == "non-numeric-timestamp":
+        body = command_body(slack, "help")
+        return FORM | signed_headers(body, timestamp="17e8"), body.encode()
+    if case == "no-timestamp":
+        body = command_body(slack, "help")
+        return FORM | {"X-Slack-Signature": signed_headers(body)["X-Slack-Signature"]}, b""
+    raw = {
+        "bad-json": b'{"type": "event_callback", "event": ',
+        "json-list": b"[1, 2]",
+        "bad-form-payload": b"payload=%7Bnot-json",
+        "not-utf-8": b"text=caf\xe9&command=/brief",
+        "command-without-channel": command_body(slack, "help", channel_id="").encode(),
+        "event-not-an-object": json.dumps(event_body({}) | {"event": "app_mention"}).encode(),
+        "mention-without-channel": json.dumps(
+            event_body({k: v for k, v in mention(QUESTION).items() if k != "channel"})
+        ).encode(),
+    }[case]
+    kind = "application/json" if raw[:1] in b"{[" else FORM["Content-Type"]
+    return {"Content-Type": kind} | signed_headers(raw), raw
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("non-numeric-timestamp", 401),
+        ("no-timestamp", 401),
+        ("bad-json", 400),
+        ("json-list", 400),
+        ("bad-form-payload", 400),
+        ("not-utf-8", 400),
+        ("command-without-channel", 400),
+        ("event-not-an-object", 400),
+        ("mention-without-channel", 200),  # events are acknowledged first, then looked at
+    ],
+)
+def test_a_malformed_request_is_turned_away_without_a_traceback(
+    sample_bot: Briefbot,
+    slack: MockSlack,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+    status: int,
+) -> None:
+    headers, body = signed_request(slack, case)
+    caplog.set_level(logging.INFO)
+
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            caplog.clear()
+            response = await client.post("/slack/events", data=body, headers=headers)
+            assert response.status == status
+            await eventually(idle)
+
+    run(scenario)
+    assert nothing_reached_slack(slack)
+    assert no_traceback(caplog)
+    assert len([r for r in caplog.records if r.name.startswith(("bot", "slack"))]) == 1
+
+
+def test_an_exact_replay_is_answered_once(sample_bot: Briefbot, slack: MockSlack) -> None:
+    body = command_body(slack, "help")
+    headers = FORM | signed_headers(body)
+
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            assert (await client.post("/slack/events", data=body, headers=headers)).status == 200
+            replay = await client.post("/slack/events", data=body, headers=headers)
+            assert replay.status == 200 and await replay.text() == ""
+            await eventually(lambda: slack.responses)
+            await eventually(idle)
+            assert len(slack.responses) == 1
+            # The same command signed again, as a person repeating it would be, is answered.
+            resigned = FORM | signed_headers(body, age=1)
+            assert (await client.post("/slack/events", data=body, headers=resigned)).status == 200
+            await eventually(lambda: len(slack.responses) == 2)
+
+    run(scenario)
+
+
+def test_remembered_signatures_last_while_fresh_and_are_bounded() -> None:
+    recent = RecentSignatures(size=2)
+    assert recent.first_time("a", timestamp=1000, now=1000)
+    assert not recent.first_time("a", timestamp=1000, now=1000 + FRESH_SECONDS)
+    # Past that, the request is refused as stale before the memory is asked.
+    assert recent.first_time("a", timestamp=1000, now=1001 + FRESH_SECONDS)
+    for signature in ("x", "y", "z"):
+        assert recent.first_time(signature, timestamp=5000, now=5000)
+    assert not recent.first_time("z", timestamp=5000, now=5000)
+    assert recent.first_time("x", timestamp=5000, now=5000)  # the oldest made room
+
+
+def test_slacks_certificate_check_is_answered_unsigned(
+    sample_bot: Briefbot, slack: MockSlack
+) -> None:
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            response = await client.post(
+                "/slack/events", data="ssl_check=1&token=legacy", headers=FORM
+            )
+            assert response.status == 200 and await response.text() == ""
+            # Nothing else gets through unsigned by calling itself a certificate check.
+            smuggled = command_body(slack, "help", ssl_check="0")
+            response = await client.post("/slack/events", data=smuggled, headers=FORM)
+            assert response.status == 401
+            await eventually(idle)
+
+    run(scenario)
+    assert nothing_reached_slack(slack)
+
+
+def test_secrets_stay_out_of_logs_and_replies(
+    sample_bot: Briefbot, slack: MockSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    replies: list[str] = []
+
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            for case in ("bad-json", "non-numeric-timestamp"):
+                headers, body = signed_request(slack, case)
+                response = await client.post("/slack/events", data=body, headers=headers)
+                replies.append(await response.text())
+            for secret, text in (("not-the-secret", "help"), (SECRET, "help"), (SECRET, "feeds")):
+                response = await send_command(client, slack, text, secret=secret)
+                replies.append(await response.text())
+            await send_event(client, event_body(mention(QUESTION, ts="2.2")))
+            await eventually(lambda: slack.posted and len(slack.responses) == 2)
+            await eventually(idle)
+
+    run(scenario)
+    seen = caplog.text + "".join(replies) + json.dumps([slack.posted, slack.responses])
+    assert TOKEN not in seen and SECRET not in seen
 
 
 def test_a_retried_event_is_answered_once(sample_bot: Briefbot, slack: MockSlack) -> None:

@@ -2,26 +2,32 @@
 rendered replies. It works in Socket Mode (no public URL) and in HTTP mode (a request URL).
 
 Listeners acknowledge at once and do the work in a worker thread, so Slack's 3-second deadline is
-met and one slow answer never holds up anyone else's.
+met and one slow answer never holds up anyone else's. In HTTP mode a request is checked before Bolt
+sees it: too large (413), not signed by Slack within five minutes (401), an exact replay (ignored)
+or signed but malformed (400) — each refusal logged in one line, never with the body.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import re
+import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -44,6 +50,16 @@ _WORKING = {
     "follow": "Fetching the feed — I'll post the result here.",
 }
 
+# Slack's payloads are small: even a 40,000-character message with its rich-text blocks, JSON
+# escaped, stays around a megabyte. A larger body is refused unhandled, before it is read when
+# its Content-Length says so.
+MAX_BODY_BYTES = 4 * 1024**2
+# Slack's own rule: a request whose timestamp is further than this from now is refused as stale,
+# which bounds how long a signature must be remembered to catch an exact replay.
+FRESH_SECONDS = 5 * 60
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
@@ -72,6 +88,48 @@ class RecentIds:
         return True
 
 
+class RecentSignatures:
+    """Signatures of the requests accepted while they are fresh, so an exact replay is caught.
+
+    An entry is dropped once its request would be refused as stale anyway, or, past ``size``
+    entries, the oldest first.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+
+    def first_time(self, signature: str, *, timestamp: int, now: float) -> bool:
+        while self._expiry and next(iter(self._expiry.values())) < now:
+            self._expiry.popitem(last=False)
+        if signature in self._expiry:
+            return False
+        self._expiry[signature] = timestamp + FRESH_SECONDS
+        if len(self._expiry) > self.size:
+            self._expiry.popitem(last=False)
+        return True
+
+
+def _ssl_check(body: bytes) -> bool:
+    """Slack's certificate check of a slash command URL, which Bolt answers unsigned."""
+    return len(body) <= 1024 and parse_qs(body.decode("latin-1")).get("ssl_check") == ["1"]
+
+
+def _malformed(body: dict[str, Any]) -> str | None:
+    """Why a signed payload lacks what Bolt and the listeners rely on, or None.
+
+    Bolt would answer such a payload with a 500 and log a traceback.
+    """
+    event = body.get("event")
+    if event is not None and not (isinstance(event, dict) and isinstance(event.get("type"), str)):
+        return "an event that is not an object with a type"
+    if "command" in body and not all(
+        isinstance(body.get(key), str) and body[key] for key in ("command", "channel_id", "user_id")
+    ):
+        return "a slash command without its channel or user"
+    return None
+
+
 class SlackAdapter:
     """Slack in front of :class:`Commands`: slash command, mentions, DMs and shared files."""
 
@@ -92,8 +150,11 @@ class SlackAdapter:
         # Back off on HTTP 429 for as long as Slack's Retry-After header asks.
         self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
         secret = settings.signing_secret.get_secret_value() if settings.signing_secret else ""
+        self._signing_key = secret.encode()
+        # Bolt verifies requests too; ours comes first (see _http_request).
         self.app = AsyncApp(client=self.client, signing_secret=secret, logger=log)
         self._seen = RecentIds()
+        self._signatures = RecentSignatures()
         self.app.command(settings.command)(self._on_command)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
@@ -143,15 +204,18 @@ class SlackAdapter:
             await self._converse(body, event)
 
     async def _converse(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        user = event.get("user", "")
+        user, channel, ts = event.get("user", ""), event.get("channel"), event.get("ts")
         if event.get("bot_id") or event.get("subtype") == "bot_message" or user == "USLACKBOT":
+            return
+        if not (isinstance(channel, str) and isinstance(ts, str)):
+            log.warning("ignored a Slack event without its channel or timestamp")
             return
         # Keyed on the message, not the event: a retry repeats both, and a DM that mentions the
         # bot may come as a message and as a mention.
-        if not self._seen.first_time(f"{event.get('channel')}/{event.get('ts')}"):
+        if not self._seen.first_time(f"{channel}/{ts}"):
             log.info("ignored a repeated Slack event %s", body.get("event_id"))
             return
-        channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
+        thread = event.get("thread_ts") or ts
 
         async def post(message: dict[str, Any]) -> None:
             await self.client.chat_postMessage(channel=channel, thread_ts=thread, **message)
@@ -218,18 +282,66 @@ class SlackAdapter:
     def web_app(self) -> web.Application:
         """HTTP mode: events, commands and interactivity all arrive at ``POST /slack/events``."""
 
-        async def events(request: web.Request) -> web.Response:
-            return await to_aiohttp_response(
-                await self.app.async_dispatch(await to_bolt_request(request))
-            )
-
         async def health(_: web.Request) -> web.Response:
             return web.json_response({"status": "ok"})
 
-        server = web.Application()
-        server.router.add_post("/slack/events", events)
+        server = web.Application(client_max_size=MAX_BODY_BYTES)
+        server.router.add_post("/slack/events", self._http_request)
         server.router.add_get("/healthz", health)
         return server
+
+    async def _http_request(self, request: web.Request) -> web.Response:
+        """One request of HTTP mode, checked before Bolt's dispatch.
+
+        Bolt alone would log a refused request's whole body, unauthenticated, and answer a
+        malformed timestamp or payload with a 500 and a traceback.
+        """
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length or 0)
+        body = await request.read()  # raises the 413 itself when a chunked body grows too large
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if problem := self._unverified(body, timestamp, signature):
+            if _ssl_check(body):
+                return web.Response()
+            log.info("refused a Slack request from %s: %s", request.remote, problem)
+            return web.json_response({"error": "invalid request"}, status=401)
+        if not self._signatures.first_time(signature, timestamp=int(timestamp), now=time.time()):
+            log.warning("ignored a replayed Slack request from %s", request.remote)
+            return web.Response()
+        headers: dict[str, str | Sequence[str]] = dict(request.headers)
+        try:
+            bolt = AsyncBoltRequest(body=body.decode(), query=request.query_string, headers=headers)
+        # Bolt parses the payload with json and urllib and then indexes into it, so a malformed
+        # one can fail in many ways; all of them mean the same to the sender.
+        except Exception as exc:
+            problem = f"unreadable payload ({type(exc).__name__})"
+        else:
+            problem = _malformed(bolt.body)
+        if problem:
+            log.warning("refused a signed Slack request from %s: %s", request.remote, problem)
+            return web.json_response({"error": "malformed request"}, status=400)
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt))
+
+    def _unverified(self, body: bytes, timestamp: str, signature: str) -> str | None:
+        """Why a request is not provably Slack's and recent, or None when it is.
+
+        The signature is checked over the raw bytes, as Slack computes it: slack_sdk's verifier
+        decodes them first and raises on invalid UTF-8 or a non-numeric timestamp.
+        """
+        if not self._signing_key:
+            return "no signing secret is configured"
+        if not (timestamp and signature):
+            return "not signed"
+        if not (_TIMESTAMP.fullmatch(timestamp) and _SIGNATURE.fullmatch(signature)):
+            return "malformed signature headers"
+        if abs(time.time() - int(timestamp)) > FRESH_SECONDS:
+            return "stale timestamp"
+        signed = b"v0:" + timestamp.encode() + b":" + body
+        expected = "v0=" + hmac.new(self._signing_key, signed, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature):
+            return "bad signature"
+        return None
 
     def socket_mode(self, app_token: str) -> AsyncSocketModeHandler:
         return AsyncSocketModeHandler(self.app, app_token)
