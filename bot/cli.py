@@ -32,12 +32,12 @@ from bot.rendering.terminal import (
 from bot.scheduler import Periodic, poll_feeds
 from bot.serve import Listen, check, serve
 from bot.services.ask import QuestionError, validate_question
-from bot.services.feeds import FollowError, PollResult
+from bot.services.feeds import PollResult
 from bot.services.ingest import IngestReport
 from bot.settings import Settings, SettingsError, load_settings
-from bot.subscriptions import SubscriptionError, describe, from_words, next_fire
-from bot.wiring import Briefbot, NoArticlesError
-from corpus.store import StoreError
+from bot.subscriptions import describe, from_words, next_fire
+from bot.wiring import Briefbot
+from corpus.errors import BriefbotError
 from retrieval.window import Window
 
 app = typer.Typer(
@@ -58,7 +58,7 @@ DataDir = Annotated[
 T = TypeVar("T")
 
 
-class UserError(Exception):
+class UserError(BriefbotError):
     """Anything the person can fix; printed as one line, never a traceback."""
 
 
@@ -107,14 +107,7 @@ def _guarded(action: Callable[[], T]) -> T:
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except (
-        UserError,
-        QuestionError,
-        NoArticlesError,
-        FollowError,
-        SubscriptionError,
-        StoreError,
-    ) as exc:
+    except BriefbotError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 

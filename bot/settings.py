@@ -16,6 +16,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from corpus.errors import BriefbotError
+
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -199,7 +201,7 @@ class Settings(BaseSettings):
         return level
 
 
-class SettingsError(Exception):
+class SettingsError(BriefbotError):
     """Invalid configuration, phrased as one line naming the offending variable."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
+from corpus.errors import BriefbotError
 from corpus.store import SQLiteTables
 
 PLATFORMS = frozenset({"slack", "discord", "terminal"})
@@ -30,7 +31,7 @@ _DAY_KEYWORDS = {
 _DAYS_HELP = "use daily, weekdays, weekends or a list such as mon,wed,fri"
 
 
-class SubscriptionError(ValueError):
+class SubscriptionError(BriefbotError, ValueError):
     """A subscription that can't be made; the message is one sentence for the user."""
 
 

@@ -15,6 +15,7 @@ from bot.services.feeds import FeedService
 from bot.services.ingest import IngestReport, IngestService
 from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
+from corpus.errors import BriefbotError
 from corpus.feeds import FeedStore
 from corpus.samples import SAMPLES_DIR
 from corpus.store import SQLiteStore, StoreError
@@ -53,7 +54,7 @@ class Health:
     problems: list[str] = field(default_factory=list)
 
 
-class NoArticlesError(Exception):
+class NoArticlesError(BriefbotError):
     """The store is empty (or the data directory missing); there is nothing to answer from."""
 
     def __init__(self) -> None:

@@ -14,13 +14,14 @@ from typing import Any
 
 import feedparser
 
+from corpus.errors import BriefbotError
 from corpus.model import clean_text, normalise_text, utcnow
 from corpus.store import SQLiteTables
 
 _NOT_A_FEED = "That address doesn't serve an RSS or Atom feed."
 
 
-class FeedError(Exception):
+class FeedError(BriefbotError):
     """A document that is not a usable feed; the message is one sentence for the user."""
 
 

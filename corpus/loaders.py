@@ -27,6 +27,7 @@ from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 from trafilatura.settings import Document
 
+from corpus.errors import BriefbotError
 from corpus.model import Article, as_aware, normalise_text
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ _WORD = re.compile(r"\w+")
 NO_PAGE_TEXT = "no article text found on that page"
 
 
-class LoadError(ValueError):
+class LoadError(BriefbotError, ValueError):
     """An input that cannot become an article; the message is shown to the person who gave it."""
 
 

@@ -16,6 +16,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from corpus.errors import BriefbotError
 from corpus.model import Article
 
 Vectors = npt.NDArray[np.float32]
@@ -142,7 +143,7 @@ def _passage(row: sqlite3.Row) -> Passage:
     )
 
 
-class StoreError(Exception):
+class StoreError(BriefbotError):
     """A storage fault, as one sentence naming the file and what to do about it."""
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from corpus.errors import BriefbotError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddressPolicy = Callable[[IPAddress], bool]
 
@@ -30,7 +32,7 @@ _PRIVATE = "That address points to a private network, which briefbot is not allo
 _TOO_SLOW = "The site took too long to answer."
 
 
-class FetchError(Exception):
+class FetchError(BriefbotError):
     """A URL that could not be fetched; the message is one sentence for the person who gave it."""
 
 

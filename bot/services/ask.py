@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from corpus.errors import BriefbotError
 from corpus.model import clean_text, utcnow
 from retrieval.embedding import Embedder, Vectors
 from retrieval.highlight import highlight
@@ -15,7 +16,7 @@ from retrieval.time_expressions import TimeQuery, parse_time
 from retrieval.window import Window
 
 
-class QuestionError(ValueError):
+class QuestionError(BriefbotError, ValueError):
     """A question that cannot be asked; the message is shown to the person as it is."""
 
 

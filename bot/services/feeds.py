@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bot.services.ingest import IngestReport, IngestService
+from corpus.errors import BriefbotError
 from corpus.feeds import Feed, FeedEntry, FeedError, FeedStore, parse_feed
 from corpus.loaders import LoadError, LoadFailure, article_from_fragment
 from corpus.model import Article, canonical_url, utcnow
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 _NOT_A_URL = "That doesn't look like a web address (http or https)."
 
 
-class FollowError(Exception):
+class FollowError(BriefbotError):
     """A feed that cannot be followed; the message is one sentence for the person who asked."""
 
 
