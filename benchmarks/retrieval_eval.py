@@ -190,7 +190,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             return rank
 
         content_only = AskService(
-            bot.searcher, embedder=bot.embedder, top_k=10, min_similarity=-1.0, time_aware=False
+            bot.searcher,
+            embedder=bot.embedder,
+            top_k=10,
+            min_similarity=-1.0,
+            max_question_chars=bot.settings.retrieval.max_question_chars,
+            clock=bot.clock,
+            time_aware=False,
         )
         # Latency of the whole answer path, as a person asking would see it.
         latencies = []

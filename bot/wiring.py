@@ -17,9 +17,10 @@ from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
 from corpus.errors import BriefbotError
 from corpus.feeds import FeedStore
+from corpus.model import Clock, utcnow
 from corpus.samples import SAMPLES_DIR
 from corpus.store import SQLiteStore, StoreError
-from corpus.web import Fetcher
+from corpus.web import Fetcher, any_address, is_public_address
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.indexing import Indexer, Progress
 from retrieval.lexical import FTS5Index
@@ -64,8 +65,11 @@ class NoArticlesError(BriefbotError):
 class Briefbot:
     """The assembled application. Parts are built on first use, so ``stats`` never loads a model."""
 
-    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, embedder: Embedder | None = None, clock: Clock = utcnow
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         if embedder is not None:
             self.__dict__["embedder"] = embedder
 
@@ -85,7 +89,7 @@ class Briefbot:
     @cached_property
     def store(self) -> SQLiteStore:
         self._check_data_dir()
-        return SQLiteStore(self.store_path)
+        return SQLiteStore(self.store_path, clock=self.clock)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -142,13 +146,14 @@ class Briefbot:
             top_k=cfg.top_k,
             min_similarity=cfg.min_score,
             max_question_chars=cfg.max_question_chars,
+            clock=self.clock,
         )
 
     @cached_property
     def fetcher(self) -> Fetcher:
         cfg = self.settings.ingest
         return Fetcher(
-            allow_private=cfg.allow_private_networks,
+            address_allowed=any_address if cfg.allow_private_networks else is_public_address,
             timeout=cfg.timeout_seconds,
             max_bytes=int(cfg.max_download_mb * 1_000_000),
             max_redirects=cfg.max_redirects,
@@ -170,14 +175,14 @@ class Briefbot:
             self.store,
             vectors=self.vectors,
             embedder=self.embedder,
-            deliveries=DeliveryLog(self.store_path),
+            deliveries=DeliveryLog(self.store_path, clock=self.clock),
             story_threshold=cfg.story_threshold,
             topic_threshold=cfg.topic_threshold,
         )
 
     @cached_property
     def feeds(self) -> FeedStore:
-        return FeedStore(self.store_path)
+        return FeedStore(self.store_path, clock=self.clock)
 
     @cached_property
     def feed_service(self) -> FeedService:
@@ -188,11 +193,12 @@ class Briefbot:
             fetcher=self.fetcher,
             max_entries=cfg.feed_max_entries,
             poll_budget=cfg.feed_poll_budget_seconds,
+            clock=self.clock,
         )
 
     @cached_property
     def subscriptions(self) -> SubscriptionStore:
-        return SubscriptionStore(self.store_path)
+        return SubscriptionStore(self.store_path, clock=self.clock)
 
     def scheduler(self, *, senders: Mapping[str, Sender]) -> BriefingScheduler:
         """Scheduled briefings, posted through ``senders`` (one per platform that is running)."""

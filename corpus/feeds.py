@@ -15,7 +15,7 @@ from typing import Any
 import feedparser
 
 from corpus.errors import BriefbotError
-from corpus.model import clean_text, normalise_text, utcnow
+from corpus.model import clean_text, normalise_text
 from corpus.store import SQLiteTables
 
 _NOT_A_FEED = "That address doesn't serve an RSS or Atom feed."
@@ -154,7 +154,7 @@ class FeedStore(SQLiteTables):
             row = self._conn.execute(
                 "INSERT INTO feeds (url, title, added_at) VALUES (?,?,?)"
                 " ON CONFLICT(url) DO NOTHING RETURNING *",
-                (url, title, utcnow().isoformat()),
+                (url, title, self.clock().isoformat()),
             ).fetchone()
             if row is not None:
                 return _feed(row), True
@@ -188,7 +188,7 @@ class FeedStore(SQLiteTables):
         return [key for key in dict.fromkeys(keys) if key not in seen]
 
     def mark_seen(self, feed_id: int, keys: Sequence[str]) -> None:
-        at = utcnow().isoformat()
+        at = self.clock().isoformat()
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

@@ -280,7 +280,6 @@ LOADERS: dict[str, Callable[[str, bytes], Loaded]] = {
     ".pdf": _load_pdf,
 }
 SUPPORTED = ", ".join(sorted(LOADERS))
-MAX_FILE_BYTES = 20_000_000
 
 
 def _reason(exc: Exception) -> str:
@@ -321,7 +320,7 @@ def load_bytes(name: str, data: bytes, *, origin: str | None = None) -> Loaded:
         return Loaded(failures=[_unexpected(origin, exc)])
 
 
-def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> Loaded:
+def load_file(path: Path, *, max_bytes: int) -> Loaded:
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -350,7 +349,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
         yield from found
 
 
-def load_paths(paths: Iterable[Path], *, max_bytes: int = MAX_FILE_BYTES) -> Loaded:
+def load_paths(paths: Iterable[Path], *, max_bytes: int) -> Loaded:
     """Load files and directories; each file that fails is reported, the others still load."""
     loaded = Loaded()
     for path in iter_files(paths):

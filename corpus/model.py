@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -31,6 +32,10 @@ _SPACE_CONTROL = re.compile(r"[\x0b\x0c\x1c-\x1f\x85]")
 # encoded as UTF-8, so SQLite and the tokenizer refuse them).
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+Clock = Callable[[], datetime]
+"""Where "now" comes from: ``utcnow`` in production, a fixed instant for a reference time."""
 
 
 def utcnow() -> datetime:

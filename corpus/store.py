@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from corpus.errors import BriefbotError
-from corpus.model import Article
+from corpus.model import Article, Clock, utcnow
 
 Vectors = npt.NDArray[np.float32]
 
@@ -216,8 +216,9 @@ class SQLiteTables:
 
     SCHEMA: ClassVar[str] = ""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clock: Clock = utcnow) -> None:
         self.path = path
+        self.clock = clock
         self._conn = connect(path)
         self._lock = _Access(path)
         with self._lock:

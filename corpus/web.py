@@ -71,6 +71,11 @@ def decode(body: bytes, charset: str | None) -> str:
     return body.decode("utf-8", errors="replace")
 
 
+def any_address(ip: IPAddress) -> bool:
+    """Every address may be fetched: for intranet feeds and tests, when the settings say so."""
+    return True
+
+
 def is_public_address(ip: IPAddress) -> bool:
     """Only globally routable unicast addresses may be fetched.
 
@@ -99,15 +104,12 @@ class Fetcher:
     def __init__(
         self,
         *,
-        allow_private: bool = False,
-        timeout: float = 10.0,
-        max_bytes: int = 5_000_000,
-        max_redirects: int = 5,
-        user_agent: str = "briefbot/0.1 (+https://github.com/briefbot/briefbot)",
-        address_allowed: AddressPolicy | None = None,
+        timeout: float,
+        max_bytes: int,
+        max_redirects: int,
+        user_agent: str,
+        address_allowed: AddressPolicy,
     ) -> None:
-        if address_allowed is None:
-            address_allowed = (lambda ip: True) if allow_private else is_public_address
         self._address_allowed = address_allowed
         self._timeout = timeout
         self._max_bytes = max_bytes

@@ -26,7 +26,8 @@ class Hit:
 
 @dataclass(frozen=True, kw_only=True)
 class Fusion:
-    """How dense and lexical evidence are combined; defaults chosen on the RealTime QA dev split.
+    """How dense and lexical evidence are combined; the settings' defaults were chosen on the
+    RealTime QA dev split.
 
     ``dense_weight`` weighs min-max normalised cosine similarity against min-max normalised BM25
     in a convex combination. Reciprocal-rank fusion throws the score gaps away and scored below
@@ -46,11 +47,11 @@ class Fusion:
     to 0.908 on the dev split.
     """
 
-    dense_weight: float = 0.85
-    hub_weight: float = 0.5
+    dense_weight: float
+    hub_weight: float
+    recency_weight: float
+    half_life_days: float
     hub_k: int = 10
-    recency_weight: float = 0.25
-    half_life_days: float = 14.0
 
 
 def _normalise(scores: Mapping[int, float]) -> dict[int, float]:
@@ -88,15 +89,15 @@ class Searcher:
         embedder: Embedder,
         vectors: VectorIndex,
         lexical: LexicalIndex,
-        candidates: int = 50,
-        fusion: Fusion | None = None,
+        candidates: int,
+        fusion: Fusion,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.vectors = vectors
         self.lexical = lexical
         self.candidates = candidates
-        self.fusion = fusion or Fusion()
+        self.fusion = fusion
 
     def embed_query(self, query: str) -> Vectors:
         vector: Vectors = self.embedder.embed([query])[0]

@@ -6,9 +6,14 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import IPv4Address
 from types import TracebackType
+from typing import Any
 
 import pytest
+
+from bot.settings import IngestSettings
+from corpus.web import Fetcher, IPAddress
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,3 +136,26 @@ def http_server_fixture() -> Iterator[LoopbackServer]:
     """A running loopback server; set ``routes`` in the test, read ``requests`` after."""
     with LoopbackServer() as server:
         yield server
+
+
+def loopback_only(ip: IPAddress) -> bool:
+    """Lets tests reach their own server while every other private address stays refused."""
+    return ip == IPv4Address("127.0.0.1")
+
+
+def fetcher_settings(**overrides: object) -> dict[str, Any]:
+    """A Fetcher's arguments as the default settings give them, with ``overrides``; only the
+    test server counts as a public address unless ``address_allowed`` says otherwise."""
+    ingest = IngestSettings()
+    arguments: dict[str, Any] = {
+        "timeout": ingest.timeout_seconds,
+        "max_bytes": int(ingest.max_download_mb * 1_000_000),
+        "max_redirects": ingest.max_redirects,
+        "user_agent": ingest.user_agent,
+        "address_allowed": loopback_only,
+    }
+    return arguments | overrides
+
+
+def make_fetcher(**overrides: object) -> Fetcher:
+    return Fetcher(**fetcher_settings(**overrides))

@@ -7,7 +7,6 @@ import time
 from collections.abc import Collection
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,18 @@ from bot.wiring import Briefbot
 from corpus.loaders import NO_PAGE_TEXT
 from corpus.web import Fetched, Fetcher
 from tests.conftest import MakeBot
-from tests.http_server import LoopbackServer, Received, Reply, chunks
+from tests.http_server import (
+    LoopbackServer,
+    Received,
+    Reply,
+    chunks,
+    fetcher_settings,
+    make_fetcher,
+)
 
 ARTICLE = (Path(__file__).parent / "pages" / "article.html").read_bytes()
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 BOILERPLATE = ["Subscribe", "ADVERTISEMENT", "HikerFan99", "Cookie settings", "alpine huts"]
-
-
-def loopback_only(ip: IPv4Address | IPv6Address) -> bool:
-    return ip == IPv4Address("127.0.0.1")
 
 
 @pytest.fixture
@@ -41,7 +43,8 @@ def strict_service(bot: Briefbot, **fetcher: object) -> IngestService:
     """Like the bot's own service, but only the test server counts as a public address."""
     return IngestService(
         bot.indexer,
-        fetcher=Fetcher(address_allowed=loopback_only, **fetcher),  # type: ignore[arg-type]
+        fetcher=make_fetcher(**fetcher),
+        max_file_bytes=bot.ingest_service.max_file_bytes,
     )
 
 
@@ -330,8 +333,8 @@ class FaultyFetcher(Fetcher):
     """Fault injection: fetching a URL containing one of ``faults`` raises an error nobody
     anticipated, like the unknown-charset LookupError that once escaped a poll."""
 
-    def __init__(self, faults: Collection[str], **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, faults: Collection[str]) -> None:
+        super().__init__(**fetcher_settings())
         self.faults = faults
 
     def fetch(self, url: str, **kwargs: object) -> Fetched:
@@ -358,7 +361,9 @@ def test_an_unexpected_error_on_one_url_fails_only_that_url(
 ) -> None:
     http_server.routes["/good"] = Reply(headers=HTML, body=ARTICLE)
     service = IngestService(
-        bot.indexer, fetcher=FaultyFetcher(["/poison"], address_allowed=loopback_only)
+        bot.indexer,
+        fetcher=FaultyFetcher(["/poison"]),
+        max_file_bytes=bot.ingest_service.max_file_bytes,
     )
     report = service.ingest_sources([http_server.url("/poison"), http_server.url("/good")])
     assert [a.title for a in report.added] == ["Glacier retreat speeds up in the Alps"]
@@ -413,9 +418,13 @@ def test_one_feed_failing_unexpectedly_does_not_stop_the_others(
     serve_feed(http_server, "/poisoned", feed, "application/rss+xml")
     serve_feed(http_server, "/healthy", feed, "application/rss+xml")
     # Entry pages of the healthy feed fail too (bridge): the entry falls back to its own text.
-    fetcher = FaultyFetcher(["/poisoned", "/items/bridge"], address_allowed=loopback_only)
-    ingest = IngestService(bot.indexer, fetcher=fetcher)
-    service = FeedService(bot.feeds, ingest=ingest, fetcher=fetcher, max_entries=50, poll_budget=90)
+    fetcher = FaultyFetcher(["/poisoned", "/items/bridge"])
+    ingest = IngestService(
+        bot.indexer, fetcher=fetcher, max_file_bytes=bot.ingest_service.max_file_bytes
+    )
+    service = FeedService(
+        bot.feeds, ingest=ingest, fetcher=fetcher, max_entries=50, poll_budget=90, clock=bot.clock
+    )
     bot.feeds.add(http_server.url("/poisoned"))
     bot.feeds.add(http_server.url("/healthy"))
     with caplog.at_level(logging.WARNING, logger="bot.services.feeds"):
@@ -449,7 +458,12 @@ def test_a_slow_feed_poll_stops_at_its_budget_and_leaves_the_rest_for_later(
     feed = rss_feed(base, [(slug, STORIES[slug][0], None) for slug in slugs])
     serve_feed(http_server, "/feed", feed, "application/rss+xml")
     service = FeedService(
-        bot.feeds, ingest=bot.ingest_service, fetcher=bot.fetcher, max_entries=50, poll_budget=2.0
+        bot.feeds,
+        ingest=bot.ingest_service,
+        fetcher=bot.fetcher,
+        max_entries=50,
+        poll_budget=2.0,
+        clock=bot.clock,
     )
     started = time.monotonic()
     first = service.follow(http_server.url("/feed"))

@@ -19,6 +19,8 @@ from corpus.loaders import (
 )
 from corpus.model import Article, canonical_url, content_hash, safe_url
 
+# The default BRIEFBOT_INGEST__MAX_FILE_MB.
+LIMIT = 20_000_000
 ARTICLE_HTML = """<!doctype html><html><head><title>Harbour reopens after storm | Coast News</title>
 <meta name="author" content="Ana Lima">
 <meta property="article:published_time" content="2024-03-02T08:00:00Z">
@@ -47,7 +49,7 @@ def test_every_format_loads_with_its_metadata(tmp_path: Path) -> None:
         + json.dumps({"title": "B", "text": "Second.", "source": "Wire"})
         + "\n"
     )
-    loaded = load_paths([tmp_path])
+    loaded = load_paths([tmp_path], max_bytes=LIMIT)
     assert loaded.failures == []
     by_title = {article.title: article for _, article in loaded.articles}
     assert set(by_title) == {
@@ -84,7 +86,7 @@ def test_broken_inputs_are_reported_and_the_rest_still_loads(tmp_path: Path) -> 
         + "\n"
     )
     (tmp_path / "empty.txt").write_text("Only a title\n")
-    loaded = load_paths([tmp_path, tmp_path / "missing.txt"])
+    loaded = load_paths([tmp_path, tmp_path / "missing.txt"], max_bytes=LIMIT)
     titles = sorted(article.title for _, article in loaded.articles)
     assert titles == ["Good title", "Kept"]
     reasons = {Path(f.origin.split(":")[0].split("#")[0]).name: f.reason for f in loaded.failures}
@@ -115,7 +117,7 @@ def test_broken_front_matter_and_deep_json_fail_alone(tmp_path: Path) -> None:
     kept = json.dumps({"title": "Kept line", "text": "Kept body."})
     (tmp_path / "mixed.jsonl").write_text(f"{deep_line}\n{kept}\n")
     (tmp_path / "z-good.md").write_text("---\ntitle: Also good\n---\nAnother body.\n")
-    loaded = load_paths([tmp_path])
+    loaded = load_paths([tmp_path], max_bytes=LIMIT)
     assert sorted(a.title for _, a in loaded.articles) == ["Also good", "Good title", "Kept line"]
     reasons = failure_reasons(loaded)
     assert reasons["broken.md"].startswith("broken front matter: ")
@@ -135,7 +137,7 @@ def test_a_failure_no_loader_anticipated_stays_with_its_file(
     (tmp_path / "crash.md").write_text("Anything")
     (tmp_path / "fine.txt").write_text("Fine title\nFine body.")
     with caplog.at_level(logging.WARNING, logger="corpus.loaders"):
-        loaded = load_paths([tmp_path])
+        loaded = load_paths([tmp_path], max_bytes=LIMIT)
     assert [a.title for _, a in loaded.articles] == ["Fine title"]
     assert failure_reasons(loaded) == {"crash.md": "could not be read: RuntimeError"}
     assert len(caplog.records) == 1 and "\n" not in caplog.records[0].getMessage()
@@ -151,7 +153,7 @@ def test_text_files_in_other_encodings_are_decoded(tmp_path: Path) -> None:
     record = json.dumps({"title": "Json with BOM", "text": "Body ü."}, ensure_ascii=False)
     (tmp_path / "bom.json").write_bytes(codecs.BOM_UTF8 + record.encode())
     (tmp_path / "bom.jsonl").write_bytes(codecs.BOM_UTF8 + record.replace("Json", "Line").encode())
-    loaded = load_paths([tmp_path])
+    loaded = load_paths([tmp_path], max_bytes=LIMIT)
     assert loaded.failures == []
     by_title = {a.title: a for _, a in loaded.articles}
     assert by_title["Prix réduit"].text == "Price £5, café “noir”."

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import socket
 import time
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import ip_address
 
 import pytest
 
@@ -11,23 +11,19 @@ from corpus.web import (
     FEED_TYPES,
     Fetcher,
     FetchError,
+    any_address,
     decode,
     is_public_address,
 )
-from tests.http_server import LoopbackServer, Received, Reply, chunks
+from tests.http_server import LoopbackServer, Received, Reply, chunks, make_fetcher
 
 PRIVATE = "private network"
 HTML = {"Content-Type": "text/html; charset=ISO-8859-1"}
 
 
-def loopback_only(ip: IPv4Address | IPv6Address) -> bool:
-    """Lets tests reach their own server while every other private address stays refused."""
-    return ip == IPv4Address("127.0.0.1")
-
-
 @pytest.fixture
 def fetcher() -> Fetcher:
-    return Fetcher(address_allowed=loopback_only, timeout=5.0)
+    return make_fetcher(timeout=5.0)
 
 
 def test_html_page_is_fetched_with_type_charset_and_user_agent(
@@ -64,7 +60,7 @@ def test_redirect_chain_is_followed_to_the_final_url(
 
 def test_too_many_redirects_are_refused(http_server: LoopbackServer) -> None:
     http_server.routes["/loop"] = Reply(status=302, headers={"Location": "/loop"})
-    fetcher = Fetcher(address_allowed=loopback_only, max_redirects=2)
+    fetcher = make_fetcher(max_redirects=2)
     with pytest.raises(FetchError, match="redirected more than 2 times"):
         fetcher.fetch(http_server.url("/loop"), accept=ARTICLE_TYPES)
     assert len(http_server.requests) == 3
@@ -74,7 +70,7 @@ def test_loopback_is_refused_by_default_without_a_request(http_server: LoopbackS
     http_server.routes["/"] = Reply(headers=HTML, body=b"secret")
     for url in (http_server.url("/"), f"http://localhost:{http_server.port}/"):
         with pytest.raises(FetchError, match=PRIVATE):
-            Fetcher().fetch(url, accept=ARTICLE_TYPES)
+            make_fetcher(address_allowed=is_public_address).fetch(url, accept=ARTICLE_TYPES)
     assert http_server.requests == []
 
 
@@ -91,7 +87,9 @@ def test_loopback_is_refused_by_default_without_a_request(http_server: LoopbackS
 )
 def test_private_addresses_are_refused(url: str) -> None:
     with pytest.raises(FetchError, match=PRIVATE):
-        Fetcher(timeout=0.5).fetch(url, accept=ARTICLE_TYPES)
+        make_fetcher(address_allowed=is_public_address, timeout=0.5).fetch(
+            url, accept=ARTICLE_TYPES
+        )
 
 
 @pytest.mark.parametrize("target", ["http://10.0.0.1/", "http://169.254.169.254/latest/meta-data"])
@@ -141,7 +139,7 @@ def test_address_policy(address: str, public: bool) -> None:
 
 def test_streamed_body_over_the_limit_is_refused(http_server: LoopbackServer) -> None:
     http_server.routes["/big"] = Reply(headers=HTML, body=chunks(20_000_000))
-    fetcher = Fetcher(address_allowed=loopback_only, max_bytes=5_000_000)
+    fetcher = make_fetcher(max_bytes=5_000_000)
     with pytest.raises(FetchError, match="larger than 5 MB"):
         fetcher.fetch(http_server.url("/big"), accept=ARTICLE_TYPES)
 
@@ -151,7 +149,7 @@ def test_declared_length_over_the_limit_is_refused_before_reading(
 ) -> None:
     headers = {**HTML, "Content-Length": "20000000"}
     http_server.routes["/big"] = Reply(headers=headers, body=chunks(20_000_000))
-    fetcher = Fetcher(address_allowed=loopback_only, max_bytes=5_000_000)
+    fetcher = make_fetcher(max_bytes=5_000_000)
     with pytest.raises(FetchError, match="larger than 5 MB"):
         fetcher.fetch(http_server.url("/big"), accept=ARTICLE_TYPES)
 
@@ -176,7 +174,7 @@ def test_empty_page_is_returned_as_is(http_server: LoopbackServer, fetcher: Fetc
 
 def test_slow_site_times_out(http_server: LoopbackServer) -> None:
     http_server.routes["/slow"] = Reply(headers=HTML, body=b"late", delay=3)
-    fetcher = Fetcher(address_allowed=loopback_only, timeout=0.5)
+    fetcher = make_fetcher(timeout=0.5)
     started = time.monotonic()
     with pytest.raises(FetchError, match=r"^The site took too long to answer\.$"):
         fetcher.fetch(http_server.url("/slow"), accept=ARTICLE_TYPES)
@@ -206,23 +204,29 @@ def test_http_errors_name_the_status(http_server: LoopbackServer, fetcher: Fetch
 )
 def test_non_web_addresses_are_refused(url: str) -> None:
     with pytest.raises(FetchError, match=r"^That doesn't look like a web address"):
-        Fetcher().fetch(url, accept=ARTICLE_TYPES)
+        make_fetcher(address_allowed=is_public_address).fetch(url, accept=ARTICLE_TYPES)
 
 
 def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
     with pytest.raises(FetchError) as raised:
-        Fetcher().fetch("https://me:hunter2@example.org/", accept=ARTICLE_TYPES)
+        make_fetcher(address_allowed=is_public_address).fetch(
+            "https://me:hunter2@example.org/", accept=ARTICLE_TYPES
+        )
     assert "hunter2" not in str(raised.value)
 
 
 def test_unknown_host_and_closed_port_are_explained() -> None:
     with pytest.raises(FetchError, match="couldn't find the site"):
-        Fetcher().fetch("http://no-such-host.invalid/", accept=ARTICLE_TYPES)
+        make_fetcher(address_allowed=is_public_address).fetch(
+            "http://no-such-host.invalid/", accept=ARTICLE_TYPES
+        )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(FetchError, match="couldn't connect"):
-        Fetcher(allow_private=True).fetch(f"http://127.0.0.1:{port}/", accept=ARTICLE_TYPES)
+        make_fetcher(address_allowed=any_address).fetch(
+            f"http://127.0.0.1:{port}/", accept=ARTICLE_TYPES
+        )
 
 
 def test_conditional_get_reports_not_modified(
@@ -289,7 +293,7 @@ def test_a_call_can_ask_for_less_time_than_the_fetcher_allows(
     http_server: LoopbackServer,
 ) -> None:
     http_server.routes["/slow"] = Reply(headers=HTML, body=b"late", delay=3)
-    fetcher = Fetcher(address_allowed=loopback_only, timeout=10.0)
+    fetcher = make_fetcher(timeout=10.0)
     started = time.monotonic()
     with pytest.raises(FetchError, match="took too long"):
         fetcher.fetch(http_server.url("/slow"), accept=ARTICLE_TYPES, timeout=0.3)

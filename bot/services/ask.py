@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from corpus.errors import BriefbotError
-from corpus.model import clean_text, utcnow
+from corpus.model import Clock, clean_text
 from retrieval.embedding import Embedder, Vectors
 from retrieval.highlight import highlight
 from retrieval.search import Hit, Searcher
@@ -139,11 +138,11 @@ class AskService:
         searcher: Searcher,
         *,
         embedder: Embedder,
-        top_k: int = 3,
-        min_similarity: float = 0.3,
-        max_question_chars: int = 1000,
+        top_k: int,
+        min_similarity: float,
+        max_question_chars: int,
+        clock: Clock,
         time_aware: bool = True,
-        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.searcher = searcher
         self.embedder = embedder

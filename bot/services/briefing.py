@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from corpus.model import Article, utcnow
+from corpus.model import Article
 from corpus.store import ArticleStore, SQLiteTables
 from retrieval.embedding import Embedder, Vectors, article_vectors
 from retrieval.key_sentences import key_sentences
@@ -112,7 +112,7 @@ class DeliveryLog(SQLiteTables):
     def record(
         self, platform: str, channel: str, briefing: Briefing, *, at: datetime | None = None
     ) -> None:
-        when = (at or utcnow()).astimezone(UTC).isoformat()
+        when = (at or self.clock()).astimezone(UTC).isoformat()
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO delivered_articles VALUES (?, ?, ?, ?)",
@@ -128,8 +128,8 @@ class BriefingService:
         vectors: VectorIndex,
         embedder: Embedder,
         deliveries: DeliveryLog,
-        story_threshold: float = 0.5,
-        topic_threshold: float = 0.3,
+        story_threshold: float,
+        topic_threshold: float,
         key_sentences_per_story: int = 3,
     ) -> None:
         self.store = store

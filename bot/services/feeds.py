@@ -11,7 +11,7 @@ from bot.services.ingest import IngestReport, IngestService
 from corpus.errors import BriefbotError
 from corpus.feeds import Feed, FeedEntry, FeedError, FeedStore, parse_feed
 from corpus.loaders import LoadError, LoadFailure, article_from_fragment
-from corpus.model import Article, canonical_url, utcnow
+from corpus.model import Article, Clock, canonical_url
 from corpus.web import FEED_TYPES, Fetcher, FetchError
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,9 @@ class FeedService:
         fetcher: Fetcher,
         max_entries: int,
         poll_budget: float,
+        clock: Clock,
     ) -> None:
+        self.clock = clock
         self.feeds = feeds
         self.ingest = ingest
         self.fetcher = fetcher
@@ -167,7 +169,7 @@ class FeedService:
             etag=None if result.deferred else page.etag,
             last_modified=None if result.deferred else page.last_modified,
             title=title,
-            at=utcnow(),
+            at=self.clock(),
         )
         return result
 

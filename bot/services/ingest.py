@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.loaders import (
-    MAX_FILE_BYTES,
     Loaded,
     LoadError,
     LoadFailure,
@@ -63,9 +62,7 @@ def is_url(value: str) -> bool:
 class IngestService:
     """Every way of adding articles ends in ``ingest_articles``; one failure never stops a batch."""
 
-    def __init__(
-        self, indexer: Indexer, *, fetcher: Fetcher, max_file_bytes: int = MAX_FILE_BYTES
-    ) -> None:
+    def __init__(self, indexer: Indexer, *, fetcher: Fetcher, max_file_bytes: int) -> None:
         self.indexer = indexer
         self.fetcher = fetcher
         self.max_file_bytes = max_file_bytes
