@@ -48,7 +48,6 @@ from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 
 from bot.adapters.slack import SlackAdapter
-from bot.commands import Commands
 from bot.settings import SlackSettings, load_settings
 from bot.wiring import Briefbot
 from corpus.samples import SAMPLES_DIR
@@ -352,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
             )
             adapter = SlackAdapter(
-                Commands(bot),
+                bot.commands,
                 settings=settings,
                 admins=frozenset(),
             )

@@ -22,14 +22,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from bot.adapters import terminal
-from bot.commands import Commands
 from bot.rendering.terminal import (
     render_answer,
     render_briefing,
     render_ingest_report,
-    render_poll,
 )
-from bot.scheduler import Periodic, poll_feeds
+from bot.replies import poll_summary
+from bot.scheduler import background_thread
 from bot.serve import Listen, check, serve
 from bot.services.ask import QuestionError, validate_question
 from bot.services.feeds import PollResult
@@ -178,7 +177,7 @@ def feeds_add(url: str, data_dir: DataDir = None) -> None:
         _ready(bot)
         result = bot.feed_service.follow(url)
         console.print(f"Following {result.feed.title or result.feed.url}", markup=False)
-        console.print(render_poll(result), markup=False)
+        console.print(poll_summary(result), markup=False)
 
     _guarded(run)
 
@@ -222,7 +221,7 @@ def feeds_poll(data_dir: DataDir = None) -> None:
         bot = Briefbot(_settings(data_dir))
         _ready(bot)
         for result in bot.feed_service.poll_all():
-            console.print(render_poll(result), markup=False)
+            console.print(poll_summary(result), markup=False)
 
     _guarded(run)
 
@@ -296,32 +295,16 @@ def _load(bot: Briefbot) -> None:
 def _start_terminal(bot: Briefbot) -> None:
     _load(bot)
     bot.require_articles()
-    announce = partial(_print_poll, console)
-    loops = [
-        Periodic(
-            "feed-poller",
-            partial(poll_feeds, bot.feed_service, announce),
-            interval=bot.settings.ingest.feed_interval_minutes * 60,
-        ),
-        Periodic(
-            "briefing-scheduler",
-            bot.scheduler(
-                senders={"terminal": lambda _, b: console.print(render_briefing(b))}
-            ).run_once,
-            interval=30,
-        ),
-    ]
-    for loop in loops:
-        loop.start()
-    try:
-        terminal.chat(Commands(bot), console=console)
-    finally:
-        for loop in loops:
-            loop.stop()
+    with background_thread(
+        bot,
+        senders={"terminal": lambda _, b: console.print(render_briefing(b))},
+        announce=partial(_print_poll, console),
+    ):
+        terminal.chat(bot.commands, console=console)
 
 
 def _print_poll(out: Console, result: PollResult) -> None:
-    out.print(Text(render_poll(result), style="dim"))
+    out.print(Text(poll_summary(result), style="dim"))
 
 
 @app.command()

@@ -1,75 +1,58 @@
 """Chat commands shared by every adapter: what people can ask for, who may do it, which service
 does it, and a platform-neutral reply that each adapter renders in its own format.
 
-Slack passes the text of ``/brief …`` to :meth:`Commands.run`; Discord, whose slash commands
-carry typed options, calls the named methods directly. Either way the semantics are the same.
+The methods are typed: Discord passes its slash-command options straight in, and Slack and the
+terminal parse their text into the same calls (``bot/adapters/text.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TypeAlias
+from enum import Enum
 from zoneinfo import ZoneInfo
 
-from bot.rendering.terminal import format_date, render_poll
-from bot.services.ask import Answer, QuestionError
-from bot.services.briefing import Briefing
-from bot.services.feeds import FollowError
-from bot.services.ingest import IngestReport, is_url
+from bot.replies import Caller, Help, Notice, Usage, poll_summary, problem, report_lines
+from bot.services.ask import Answer, AskService, QuestionError
+from bot.services.briefing import Briefing, BriefingService
+from bot.services.feeds import FeedService, FollowError
+from bot.services.ingest import IngestReport, IngestService, is_url
 from bot.subscriptions import (
     Subscription,
     SubscriptionError,
+    SubscriptionStore,
     describe,
-    from_words,
     next_fire,
-    split_topics,
+    schedule,
 )
-from bot.wiring import Briefbot
-from corpus.model import utcnow
+from corpus.model import Clock
 from retrieval.window import Window
 
 
-@dataclass(frozen=True, kw_only=True)
-class Caller:
-    """Who sent a command and where. ``trusted`` callers may change what the bot knows or posts
-    (add articles, follow feeds, schedule briefings); each adapter decides who is trusted."""
+class Who(Enum):
+    """Who may run a command."""
 
-    platform: str
-    channel: str
-    user: str
-    trusted: bool
+    ANYONE = "anyone"
+    TRUSTED = "trusted"
+    """Commands that change what the bot knows or posts."""
 
 
-@dataclass(frozen=True)
-class Notice:
-    """A short plain-text reply: a confirmation, a list, or a polite refusal (``problem``)."""
-
-    lines: tuple[str, ...]
-    problem: bool = False
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
-@dataclass(frozen=True)
-class Usage:
-    name: str
-    args: str
-    summary: str
-    example: str = ""
-
-
-@dataclass(frozen=True)
-class Help:
-    """The command list; ``intro`` says why it is shown when it was not asked for."""
-
-    usages: tuple[Usage, ...]
-    intro: str | None = None
-
-
-Reply: TypeAlias = Answer | Briefing | Notice | Help
+PERMISSIONS: Mapping[str, Who] = {
+    "ask": Who.ANYONE,
+    "today": Who.ANYONE,
+    "briefing": Who.ANYONE,
+    "subscribe": Who.TRUSTED,
+    "unsubscribe": Who.TRUSTED,
+    "subscriptions": Who.ANYONE,
+    "add": Who.TRUSTED,
+    "follow": Who.TRUSTED,
+    "unfollow": Who.TRUSTED,
+    "feeds": Who.ANYONE,
+    "help": Who.ANYONE,
+}
+"""The one table of who may run what; adapters consult it before any work, and so do the
+commands themselves."""
 
 USAGES = (
     Usage("ask", "<question>", "answer with quotes from the articles", "What did Kim inspect?"),
@@ -89,9 +72,6 @@ USAGES = (
     Usage("feeds", "", "list the followed feeds"),
     Usage("help", "", "this list"),
 )
-COMMAND_NAMES = frozenset(usage.name for usage in USAGES)
-CHANGING = frozenset({"add", "follow", "unfollow", "subscribe", "unsubscribe"})
-"""Commands that change what the bot knows or posts: only trusted callers may use them."""
 
 REFUSAL = (
     "Sorry — only briefbot admins can add articles, follow feeds or schedule briefings. "
@@ -99,195 +79,186 @@ REFUSAL = (
 )
 
 
-def refused() -> Notice:
-    return Notice((REFUSAL,), problem=True)
+def _changed(lines: tuple[str, ...]) -> Notice:
+    """A confirmed change: the channel sees it, since it affects everyone there."""
+    return Notice(lines, private=False)
 
 
-def _problem(message: str) -> Notice:
-    return Notice((message,), problem=True)
+def _ingested(report: IngestReport) -> Notice:
+    if report.added or report.duplicates:
+        return _changed(report_lines(report))
+    return Notice(report_lines(report), problem=True)
 
 
-def report_lines(report: IngestReport) -> tuple[str, ...]:
-    """Every outcome of an ingest, one line each, for the person who asked."""
-    lines = [
-        f"Added “{a.title}” ({a.source or 'unknown source'}, {format_date(a.published_at)})"
-        for a in report.added
-    ]
-    lines += [f"Already have “{d.of.title}” — skipped {d.origin}" for d in report.duplicates]
-    lines += [f"Couldn't add {f.origin}: {f.reason}" for f in report.failures]
-    return tuple(lines) or ("Nothing to add.",)
+@dataclass(frozen=True, kw_only=True)
+class BriefingDefaults:
+    """What a briefing asked for in chat uses unless the channel's schedule says otherwise."""
+
+    timezone: ZoneInfo
+    stories: int
 
 
 class Commands:
-    """The commands of every chat platform, over the services of one :class:`Briefbot`."""
+    """The commands of every chat platform, over the services they use."""
 
-    def __init__(self, bot: Briefbot) -> None:
-        self.bot = bot
+    def __init__(
+        self,
+        *,
+        ask_service: AskService,
+        briefing_service: BriefingService,
+        ingest_service: IngestService,
+        feed_service: FeedService,
+        subscriptions: SubscriptionStore,
+        defaults: BriefingDefaults,
+        clock: Clock,
+    ) -> None:
+        self.ask_service = ask_service
+        self.briefing_service = briefing_service
+        self.ingest_service = ingest_service
+        self.feed_service = feed_service
+        self.subscription_store = subscriptions
+        self.defaults = defaults
+        self.clock = clock
 
-    def run(self, text: str, caller: Caller, *, now: datetime | None = None) -> Reply:
-        """A text command: ``<name> <arguments>``, or a bare question."""
-        words = text.split()
-        if not words:
-            return self.help()
-        name, rest = words[0].lower(), text.strip()[len(words[0]) :].strip()
-        if name not in COMMAND_NAMES:
-            if len(words) == 1 and "?" not in text:
-                return self.help(intro=f"I don't know the command “{words[0]}”.")
-            return self.ask(text, now=now)
-        match name:
-            case "ask":
-                return self.ask(rest, now=now)
-            case "today":
-                return self.briefing(caller, None, split_topics(rest.split()), now=now)
-            case "briefing":
-                day, *topics = rest.split() or [""]
-                return self.briefing(caller, day or None, split_topics(topics), now=now)
-            case "subscribe":
-                return self.subscribe(caller, rest.split(), now=now)
-            case "unsubscribe":
-                return self.unsubscribe(caller)
-            case "subscriptions":
-                return self.subscriptions(caller, now=now)
-            case "add":
-                return self.add(caller, rest)
-            case "follow":
-                return self.follow(caller, rest)
-            case "unfollow":
-                return self.unfollow(caller, rest)
-            case "feeds":
-                return self.feeds()
-        return self.help()
+    def refusal(self, command: str, caller: Caller) -> Notice | None:
+        """The private refusal when ``caller`` may not run ``command``, else nothing."""
+        if PERMISSIONS.get(command, Who.ANYONE) is Who.TRUSTED and not caller.trusted:
+            return Notice((REFUSAL,), problem=True)
+        return None
 
     def help(self, *, intro: str | None = None) -> Help:
         return Help(USAGES, intro)
 
-    def converse(self, text: str, *, now: datetime | None = None) -> Reply:
-        """A message to the bot (a mention or a DM): help when asked for, else a question."""
-        if text.strip().lower().lstrip("/") in {"", "help"}:
-            return self.help()
-        return self.ask(text, now=now)
-
     def too_large(self, name: str, size: int) -> Notice | None:
         """Checked before a shared file is downloaded, so nothing too large is fetched."""
-        failure = self.bot.ingest_service.oversized(name, size)
-        return (
-            None
-            if failure is None
-            else Notice(report_lines(IngestReport(failures=[failure])), True)
-        )
+        failure = self.ingest_service.oversized(name, size)
+        return None if failure is None else _ingested(IngestReport(failures=[failure]))
 
     def ask(self, question: str, *, now: datetime | None = None) -> Answer | Notice:
         try:
-            return self.bot.ask_service.ask(question, now=now)
+            return self.ask_service.ask(question, now=now)
         except QuestionError as exc:
-            return _problem(str(exc))
+            return problem(str(exc))
 
     def briefing(
         self,
         caller: Caller,
-        day: str | None,
-        topics: list[str],
         *,
+        day: str | None = None,
+        topics: Sequence[str] = (),
         now: datetime | None = None,
     ) -> Briefing | Notice:
         """The briefing of ``day`` (today, yesterday or YYYY-MM-DD; default today) in the
-        channel's scheduled timezone, or the configured one."""
-        sub = self.bot.subscriptions.get(caller.platform, caller.channel)
-        zone = sub.zone if sub else ZoneInfo(self.bot.settings.briefing.timezone)
-        today = (now or utcnow()).astimezone(zone).date()
-        words = {"today": today, "yesterday": today - timedelta(days=1)}
-        when = words.get((day or "today").lower())
+        channel's scheduled timezone, or the configured one. A ``day`` that is no date is
+        taken as the first topic ("briefing energy")."""
+        sub = self.subscription_store.get(caller.platform, caller.channel)
+        zone = sub.zone if sub else self.defaults.timezone
+        today = (now or self.clock()).astimezone(zone).date()
+        named = {"today": today, "yesterday": today - timedelta(days=1)}
+        when = named.get((day or "today").lower())
         if when is None:
             try:
                 when = date.fromisoformat(day or "")
             except ValueError:
-                # Not a date: the first topic ("briefing energy").
                 when, topics = today, [day or "", *topics]
-        return self.bot.briefing_service.brief(
-            Window.day(when, zone), topics=topics, limit=self.bot.settings.briefing.stories
+        return self.briefing_service.brief(
+            Window.day(when, zone), topics=topics, limit=self.defaults.stories
         )
 
-    def subscribe(self, caller: Caller, words: list[str], *, now: datetime | None = None) -> Notice:
-        if not caller.trusted:
-            return refused()
-        now = now or utcnow()
+    def subscribe(
+        self,
+        caller: Caller,
+        *,
+        time: str,
+        timezone: str,
+        days: str | None = None,
+        topics: Sequence[str] = (),
+        now: datetime | None = None,
+    ) -> Notice:
+        if refusal := self.refusal("subscribe", caller):
+            return refusal
+        now = now or self.clock()
         try:
-            sub = self.bot.subscriptions.subscribe(
-                from_words(
-                    words,
+            sub = self.subscription_store.subscribe(
+                schedule(
                     platform=caller.platform,
                     channel=caller.channel,
+                    time=time,
+                    timezone=timezone,
+                    days=days,
+                    topics=topics,
                     now=now,
                     created_by=caller.user,
                 )
             )
         except SubscriptionError as exc:
-            return _problem(str(exc))
-        return Notice((f"Scheduled a briefing here: {describe(sub)}.", self._next(sub, now)))
+            return problem(str(exc))
+        return _changed((f"Scheduled a briefing here: {describe(sub)}.", self._next(sub, now)))
 
     def unsubscribe(self, caller: Caller) -> Notice:
-        if not caller.trusted:
-            return refused()
-        if not self.bot.subscriptions.unsubscribe(caller.platform, caller.channel):
-            return _problem("This channel has no scheduled briefing.")
-        return Notice(("Stopped the scheduled briefings in this channel.",))
+        if refusal := self.refusal("unsubscribe", caller):
+            return refusal
+        if not self.subscription_store.unsubscribe(caller.platform, caller.channel):
+            return problem("This channel has no scheduled briefing.")
+        return _changed(("Stopped the scheduled briefings in this channel.",))
 
     def subscriptions(self, caller: Caller, *, now: datetime | None = None) -> Notice:
-        sub = self.bot.subscriptions.get(caller.platform, caller.channel)
+        sub = self.subscription_store.get(caller.platform, caller.channel)
         if sub is None:
             return Notice(("This channel has no scheduled briefing. Start one with subscribe.",))
-        return Notice((f"Briefings here: {describe(sub)}.", self._next(sub, now or utcnow())))
+        when = self._next(sub, now or self.clock())
+        return Notice((f"Briefings here: {describe(sub)}.", when))
 
     @staticmethod
     def _next(sub: Subscription, now: datetime) -> str:
         return f"Next one: {next_fire(sub, now).astimezone(sub.zone):%A %Y-%m-%d %H:%M %Z}."
 
-    def add(self, caller: Caller, text: str) -> Notice:
-        """A URL, or pasted text whose first line is the title."""
-        if not caller.trusted:
-            return refused()
-        text = text.strip()
-        if not text:
-            return _problem("Give a URL or paste the article's text after add.")
-        ingest = self.bot.ingest_service
-        single_word = len(text.split()) == 1
-        if single_word and not is_url(text):
-            return _problem(f"“{text}” is not a web address (it should start with https://).")
-        report = ingest.ingest_url(text) if single_word else ingest.ingest_text(text)
-        return Notice(report_lines(report), problem=not (report.added or report.duplicates))
+    def add_url(self, caller: Caller, url: str) -> Notice:
+        if refusal := self.refusal("add", caller):
+            return refusal
+        url = url.strip()
+        if not url:
+            return problem("Give a URL or paste the article's text after add.")
+        if not is_url(url):
+            return problem(f"“{url}” is not a web address (it should start with https://).")
+        return _ingested(self.ingest_service.ingest_url(url))
+
+    def add_text(self, caller: Caller, *, text: str, title: str | None = None) -> Notice:
+        """Pasted text; without a ``title`` its first line is the title."""
+        if refusal := self.refusal("add", caller):
+            return refusal
+        if not text.strip():
+            return problem("Paste the article's text, with its title on the first line.")
+        return _ingested(self.ingest_service.ingest_text(text, title=title))
 
     def add_file(self, caller: Caller, name: str, data: bytes) -> Notice:
-        if not caller.trusted:
-            return refused()
-        report = self.bot.ingest_service.ingest_upload(name, data)
-        return Notice(report_lines(report), problem=not (report.added or report.duplicates))
+        if refusal := self.refusal("add", caller):
+            return refusal
+        return _ingested(self.ingest_service.ingest_upload(name, data))
 
     def follow(self, caller: Caller, url: str) -> Notice:
-        if not caller.trusted:
-            return refused()
+        if refusal := self.refusal("follow", caller):
+            return refusal
         url = url.strip()
         if not is_url(url):
-            return _problem("Give the feed's address, e.g. follow https://example.com/rss.xml")
+            return problem("Give the feed's address, e.g. follow https://example.com/rss.xml")
         try:
-            result = self.bot.feed_service.follow(url)
-        except (FollowError, ValueError) as exc:
-            return _problem(f"Couldn't follow {url}: {exc}")
+            result = self.feed_service.follow(url)
+        except FollowError as exc:
+            return problem(f"Couldn't follow {url}: {exc}")
         name = result.feed.title or result.feed.url
-        return Notice((f"Now following {name}.", render_poll(result)))
+        return _changed((f"Now following {name}.", poll_summary(result)))
 
     def unfollow(self, caller: Caller, url: str) -> Notice:
-        if not caller.trusted:
-            return refused()
-        try:
-            followed = self.bot.feed_service.unfollow(url.strip())
-        except ValueError:  # not even a URL
-            followed = False
-        if not followed:
-            return _problem(f"I don't follow {url.strip() or 'that'} — see feeds for the list.")
-        return Notice((f"Stopped following {url.strip()}; its articles stay.",))
+        if refusal := self.refusal("unfollow", caller):
+            return refusal
+        url = url.strip()
+        if not self.feed_service.unfollow(url):
+            return problem(f"I don't follow {url or 'that'} — see feeds for the list.")
+        return _changed((f"Stopped following {url}; its articles stay.",))
 
     def feeds(self) -> Notice:
-        feeds = self.bot.feed_service.followed()
+        feeds = self.feed_service.followed()
         if not feeds:
             return Notice(("No feeds followed yet. Add one with follow <feed url>.",))
         return Notice(tuple(f"{f.title or f.url} — {f.url}" for f in feeds))

@@ -1,12 +1,17 @@
-"""The scheduler: the background work `briefbot run` keeps going — feed polling and scheduled
-briefings — each in its own thread so that it never holds up answers."""
+"""The scheduler: the background work a running bot keeps going — feed polling and scheduled
+briefings — as tasks on an event loop whose blocking cycles run on worker threads, so that they
+never hold up answers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING
 
 from bot.services.briefing import Briefing, BriefingService
 from bot.services.feeds import FeedService, PollResult
@@ -14,35 +19,143 @@ from bot.subscriptions import Subscription, SubscriptionStore, due, missed
 from corpus.model import utcnow
 from retrieval.window import Window
 
+if TYPE_CHECKING:  # wiring builds the scheduler, so only the type may be imported here
+    from bot.wiring import Briefbot
+
 log = logging.getLogger(__name__)
 
 Sender = Callable[[str, Briefing], None]
 """Posts a briefing to a channel of one platform."""
 
+BRIEFING_CYCLE = 30.0
+"""Seconds between looks for due briefings: a briefing goes out at most this late."""
 
-class Periodic:
-    """Runs ``work`` now and then every ``interval`` seconds until stopped."""
+GRACE = 30.0
+"""Seconds a cycle still running at shutdown (a slow feed, say) may take to finish."""
 
-    def __init__(self, name: str, work: Callable[[], object], *, interval: float) -> None:
-        self.work = work
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+async def _on_daemon_thread(work: Callable[[], object], *, name: str) -> None:
+    """``asyncio.to_thread`` on a thread of its own that is a daemon: the default executor's
+    threads are joined at exit, so one slow feed would keep a stopped bot from exiting."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+    def settle(failure: Exception | None) -> None:
+        if done.done():  # cancelled: nobody waits any more
+            return
+        if failure is None:
+            done.set_result(None)
+        else:
+            done.set_exception(failure)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.work()
-            except Exception:  # one bad cycle must not end the loop for good
-                log.exception("%s failed", self._thread.name)
-            self._stop.wait(self.interval)
+    def run() -> None:
+        failure = None
+        try:
+            work()
+        except Exception as exc:
+            failure = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: left behind at shutdown
+            loop.call_soon_threadsafe(settle, failure)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    await done
+
+
+async def every(
+    interval: float, work: Callable[[], object], *, stop: asyncio.Event, name: str
+) -> None:
+    """Run the blocking ``work`` on a worker thread now and then every ``interval`` seconds,
+    until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            await _on_daemon_thread(work, name=name)
+        except Exception:  # one bad cycle must not end the loop for good
+            log.exception("%s failed", name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
+@contextlib.asynccontextmanager
+async def background(
+    bot: Briefbot,
+    *,
+    senders: Mapping[str, Sender],
+    announce: Callable[[PollResult], None],
+    grace: float = GRACE,
+) -> AsyncIterator[None]:
+    """Feed polling and scheduled briefings on the running loop for as long as the block runs;
+    briefings go out through ``senders``, new feed entries to ``announce``.
+
+    On leaving, a cycle in progress gets ``grace`` seconds to finish and is then left behind.
+    """
+    stop = asyncio.Event()
+    feeds = partial(poll_feeds, bot.feed_service, announce)
+    briefings = bot.scheduler(senders=senders).run_once
+    cycles: list[tuple[str, float, Callable[[], object]]] = [
+        ("feed-poller", bot.settings.ingest.feed_interval_minutes * 60, feeds),
+        ("briefing-scheduler", BRIEFING_CYCLE, briefings),
+    ]
+    tasks = [
+        asyncio.create_task(every(interval, work, stop=stop, name=name), name=name)
+        for name, interval, work in cycles
+    ]
+    try:
+        yield
+    finally:
+        stop.set()
+        _, late = await asyncio.wait(tasks, timeout=grace)
+        for task in late:
+            log.warning(
+                "%s was still running after %g s; leaving it behind", task.get_name(), grace
+            )
+            task.cancel()
+
+
+@contextlib.contextmanager
+def background_thread(
+    bot: Briefbot,
+    *,
+    senders: Mapping[str, Sender],
+    announce: Callable[[PollResult], None],
+    grace: float = GRACE,
+) -> Iterator[None]:
+    """:func:`background` for a caller whose own thread blocks, as the terminal chat's does in
+    ``input()``: the loop runs on a helper thread until the block is left.
+
+    The chat keeps the main thread because Ctrl-C interrupts only the main thread's ``input()``;
+    an ``input()`` on a worker thread would keep the process waiting for one more line.
+    """
+    ready = threading.Event()
+    stop = asyncio.Event()
+    loop: asyncio.AbstractEventLoop | None = None
+    failures: list[BaseException] = []
+
+    async def run() -> None:
+        nonlocal loop
+        loop = asyncio.get_running_loop()
+        async with background(bot, senders=senders, announce=announce, grace=grace):
+            ready.set()
+            await stop.wait()
+
+    def host() -> None:
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # raised to the caller, not lost on this thread
+            failures.append(exc)
+        finally:
+            ready.set()
+
+    thread = threading.Thread(target=host, name="briefbot-background", daemon=True)
+    thread.start()
+    ready.wait()
+    if failures:
+        raise failures[0]
+    assert loop is not None
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(grace + 5)
 
 
 def poll_feeds(service: FeedService, on_new: Callable[[PollResult], None]) -> None:

@@ -1,5 +1,5 @@
-"""Serving: Slack and Discord on one asyncio loop, with feed polling and scheduled briefings on
-background threads, until the process is told to stop."""
+"""Serving: Slack and Discord on one asyncio loop, with feed polling and scheduled briefings as
+tasks on the same loop, until the process is told to stop."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from aiohttp import ClientError, web
@@ -17,9 +16,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.adapters.discord import DiscordAdapter
 from bot.adapters.slack import SlackAdapter
-from bot.commands import Commands
-from bot.rendering.terminal import render_poll
-from bot.scheduler import Periodic, Sender, poll_feeds
+from bot.replies import poll_summary
+from bot.scheduler import Sender, background
 from bot.services.briefing import Briefing
 from bot.services.feeds import PollResult
 from bot.settings import SettingsError, SlackSettings
@@ -56,7 +54,7 @@ def check(bot: Briefbot, *, slack_http: Listen | None) -> None:
 
 
 def _sender(loop: asyncio.AbstractEventLoop, post: Post) -> Sender:
-    """The scheduler runs on a thread; posting must happen on the adapters' loop."""
+    """The scheduler's cycles run on a thread; posting must happen on the adapters' loop."""
 
     def send(channel: str, briefing: Briefing) -> None:
         posting = asyncio.run_coroutine_threadsafe(post(channel, briefing), loop)
@@ -70,7 +68,7 @@ def _sender(loop: asyncio.AbstractEventLoop, post: Post) -> Sender:
 
 
 def _announce(result: PollResult) -> None:
-    log.info("%s", render_poll(result))
+    log.info("%s", poll_summary(result))
 
 
 def _slack_error(exc: SlackApiError) -> str:
@@ -129,7 +127,7 @@ async def serve(
     had started is shut down again.
     """
     settings = bot.settings
-    commands = Commands(bot)
+    commands = bot.commands
     loop = asyncio.get_running_loop()
     if stop is None:
         stop = asyncio.Event()
@@ -141,7 +139,6 @@ async def serve(
     senders: dict[str, Sender] = {}
     cleanups: list[Cleanup] = []
     connections: list[asyncio.Task[None]] = []
-    loops: list[Periodic] = []
     try:
         if settings.slack.enabled:
             slack = SlackAdapter(
@@ -164,21 +161,10 @@ async def serve(
             cleanups.append(discord.close)
             senders["discord"] = _sender(loop, discord.post_briefing)
 
-        loops += [
-            Periodic(
-                "feed-poller",
-                partial(poll_feeds, bot.feed_service, _announce),
-                interval=settings.ingest.feed_interval_minutes * 60,
-            ),
-            Periodic("briefing-scheduler", bot.scheduler(senders=senders).run_once, interval=30),
-        ]
-        for periodic in loops:
-            periodic.start()
-        await stop.wait()
-        log.info("stopping")
+        async with background(bot, senders=senders, announce=_announce):
+            await stop.wait()
+            log.info("stopping")
     finally:
-        for periodic in loops:
-            await asyncio.to_thread(periodic.stop)
         for cleanup in reversed(cleanups):
             await cleanup()
     for connection in connections:

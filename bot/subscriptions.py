@@ -335,6 +335,64 @@ def split_topics(words: Sequence[str]) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
+@dataclass(frozen=True)
+class ScheduleWords:
+    """A schedule as typed: ``08:00 Europe/Berlin weekdays climate, energy``."""
+
+    time: str
+    timezone: str
+    days: str | None
+    topics: list[str]
+
+
+def schedule_words(words: Sequence[str]) -> ScheduleWords:
+    """Split the words every text adapter's subscribe command takes: a time, a timezone, an
+    optional day list, then topics (read by :func:`split_topics`)."""
+    if len(words) < 2:
+        raise SubscriptionError(SUBSCRIBE_USAGE)
+    rest = list(words[2:])
+    days = None
+    if rest:
+        try:
+            parse_days(rest[0])
+            days, rest = rest[0], rest[1:]
+        except SubscriptionError:
+            pass  # not a day list: the first topic
+    return ScheduleWords(words[0], words[1], days, split_topics(rest))
+
+
+def schedule(
+    *,
+    platform: str,
+    channel: str,
+    time: str,
+    timezone: str,
+    days: str | None,
+    topics: Sequence[str],
+    now: datetime,
+    created_by: str | None = None,
+) -> Subscription:
+    """A subscription from its typed parts (Discord's options, or words of a text command).
+
+    A time already past today counts as today's delivery, so subscribing at 09:00 to an 08:00
+    briefing starts tomorrow rather than at once.
+    """
+    zone = parse_timezone(timezone)
+    sub = Subscription(
+        platform=platform,
+        channel=channel,
+        time=parse_time_of_day(time),
+        timezone=zone.key,
+        days=parse_days(days) if days else DAILY,
+        topics=tuple(topic.strip() for topic in topics if topic.strip()),
+        created_by=created_by,
+    )
+    today = now.astimezone(zone).date()
+    if today.weekday() in sub.days and fire_at(sub, today) <= now:
+        return replace(sub, last_delivered_day=today)
+    return sub
+
+
 def from_words(
     words: Sequence[str],
     *,
@@ -343,34 +401,15 @@ def from_words(
     now: datetime,
     created_by: str | None = None,
 ) -> Subscription:
-    """A subscription from the words every adapter's subscribe command takes.
-
-    Topics are read by :func:`split_topics`. A time already past today counts as today's
-    delivery, so subscribing at 09:00 to an 08:00 briefing starts tomorrow rather than at once.
-    """
-    if len(words) < 2:
-        raise SubscriptionError(SUBSCRIBE_USAGE)
-    time_of_day = parse_time_of_day(words[0])
-    zone = parse_timezone(words[1])
-    rest = list(words[2:])
-    days = DAILY
-    if rest:
-        try:
-            days = parse_days(rest[0])
-            rest = rest[1:]
-        except SubscriptionError:
-            pass  # not a day list: the first topic
-    topics = split_topics(rest)
-    sub = Subscription(
+    """A subscription from the words of a text command (``briefbot subscriptions add``)."""
+    parts = schedule_words(words)
+    return schedule(
         platform=platform,
         channel=channel,
-        time=time_of_day,
-        timezone=zone.key,
-        days=days,
-        topics=tuple(topics),
+        time=parts.time,
+        timezone=parts.timezone,
+        days=parts.days,
+        topics=parts.topics,
+        now=now,
         created_by=created_by,
     )
-    today = now.astimezone(zone).date()
-    if today.weekday() in days and fire_at(sub, today) <= now:
-        return replace(sub, last_delivered_day=today)
-    return sub

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, cached_property
 from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo
 
+from bot.commands import BriefingDefaults, Commands
 from bot.scheduler import BriefingScheduler, Sender
 from bot.services.ask import AskService
 from bot.services.briefing import BriefingService, DeliveryLog
@@ -35,6 +38,9 @@ _LEGACY_INDEX_FILES = (
     "vectors.faiss.tmp",
     "lexical.sqlite3",
 )
+
+
+C = TypeVar("C", bound=Commands)
 
 
 @cache
@@ -193,6 +199,26 @@ class Briefbot:
             fetcher=self.fetcher,
             max_entries=cfg.feed_max_entries,
             poll_budget=cfg.feed_poll_budget_seconds,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def commands(self) -> Commands:
+        """The chat commands every adapter translates into."""
+        return self.build_commands(Commands)
+
+    def build_commands(self, kind: type[C]) -> C:
+        """Commands of ``kind`` (a subclass, for tests that inject faults) over these services."""
+        return kind(
+            ask_service=self.ask_service,
+            briefing_service=self.briefing_service,
+            ingest_service=self.ingest_service,
+            feed_service=self.feed_service,
+            subscriptions=self.subscriptions,
+            defaults=BriefingDefaults(
+                timezone=ZoneInfo(self.settings.briefing.timezone),
+                stories=self.settings.briefing.stories,
+            ),
             clock=self.clock,
         )
 

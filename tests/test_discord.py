@@ -12,11 +12,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 from pydantic import SecretStr
 
 from bot.adapters.discord import APOLOGY, DiscordAdapter
-from bot.commands import REFUSAL, Commands
+from bot.commands import PERMISSIONS, REFUSAL, Who
 from bot.rendering import discord as render
 from bot.settings import DiscordSettings
 from bot.wiring import Briefbot
@@ -47,6 +48,9 @@ HTML = {"Content-Type": "text/html; charset=utf-8"}
 # Discord's "ping nobody": no parsed mentions, and replied_user is false unless sent as true.
 NO_PINGS: dict[str, Any] = {"parse": []}
 BOLD = re.compile(r"\*\*[^*]+\*\*")
+# What a synced command's default_member_permissions holds when only Manage Server may see it.
+MANAGE_SERVER_ONLY = discord.Permissions(manage_guild=True).value
+CHANGING = {name for name, who in PERMISSIONS.items() if who is Who.TRUSTED}
 
 Scenario = Callable[[DiscordAdapter, FakeDiscord], Awaitable[None]]
 
@@ -58,7 +62,7 @@ def adapter_for(
     guild_id: int | None = None,
 ) -> DiscordAdapter:
     settings = DiscordSettings(token=SecretStr("test-token"), guild_id=guild_id)
-    return DiscordAdapter(Commands(bot), settings=settings, admins=admins)
+    return DiscordAdapter(bot.commands, settings=settings, admins=admins)
 
 
 def run(adapter: DiscordAdapter, scenario: Scenario) -> None:
@@ -143,6 +147,45 @@ def test_ask_is_deferred_then_answered_with_the_quoted_passage(sample_bot: Brief
     run(adapter_for(sample_bot), scenario)
 
 
+def test_commands_that_change_things_are_hidden_from_members_by_default(
+    make_bot: MakeBot,
+) -> None:
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        # What Discord is told at sync decides who sees a command in the server's command list.
+        [sync] = fake.sent("PUT", "/applications/")
+        hidden = {c["name"]: c["default_member_permissions"] for c in sync.body}
+        assert {name for name, permissions in hidden.items() if permissions} == CHANGING
+        assert {hidden[name] for name in CHANGING} == {MANAGE_SERVER_ONLY}
+        assert hidden["help"] is None and hidden["ask"] is None
+        assert all(c["dm_permission"] for c in sync.body)  # DMs still offer every command
+
+    run(adapter_for(make_bot()), scenario)
+
+
+def test_the_adapter_silences_discord_py_s_voice_warnings_when_it_is_made(
+    make_bot: MakeBot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As on a machine without PyNaCl and davey, where the first discord.py client warns; the
+    # adapter, not the import of its module, switches that off.
+    monkeypatch.setattr(discord.VoiceClient, "warn_nacl", True)
+    monkeypatch.setattr(discord.VoiceClient, "warn_dave", True)
+    with caplog.at_level(logging.WARNING, logger="discord"):
+        adapter_for(make_bot())
+    assert not [r for r in caplog.records if "voice" in r.getMessage()]
+
+
+def test_outside_text_is_escaped_line_by_line_with_discord_py_s_escapes() -> None:
+    text = "@everyone see [x](https://e.vil/a_b) *y*\n\n- item\n  - sub <#123>"
+    assert render.escape(text) == (
+        # escape_mentions breaks the ping; the brackets and the markdown inside them are escaped
+        # one by one; the link is left as it is, underscores and all.
+        "@\u200beveryone see \\[x\\](https://e.vil/a_b) \\*y\\*\n"
+        # discord.py alone would escape the blank line before the dash, and put the backslash
+        # of an indented dash before the indent, where Discord shows it.
+        "\n\\- item\n  \\- sub \\<\\#123\\>"
+    )
+
+
 def test_only_members_with_manage_server_add_articles(
     make_bot: MakeBot, http_server: LoopbackServer
 ) -> None:
@@ -217,9 +260,12 @@ def test_admin_ids_decide_who_is_trusted_when_set(make_bot: MakeBot) -> None:
     channel = str(CHANNEL_ID)
 
     async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
-        # With a server configured, commands are synced to it, where they show up at once.
+        # With a server configured, commands are synced to it, where they show up at once —
+        # the changing ones still hidden from members without Manage Server.
         [sync] = fake.sent("PUT", "/applications/")
         assert sync.path == f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"
+        hidden = {c["name"] for c in sync.body if c["default_member_permissions"]}
+        assert hidden == CHANGING
 
         schedule = [option("time", "08:00"), option("timezone", "Europe/Berlin")]
         moderator = slash_command("subscribe", *schedule, permissions=MANAGE_GUILD)

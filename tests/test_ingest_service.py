@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.rendering.terminal import render_poll
+from bot.replies import poll_summary
 from bot.services.feeds import FeedService, FollowError
 from bot.services.ingest import IngestService
 from bot.wiring import Briefbot
@@ -472,7 +472,7 @@ def test_a_slow_feed_poll_stops_at_its_budget_and_leaves_the_rest_for_later(
     assert first.report.failures == []
     assert [a.title for a in first.report.added] == [STORIES[slugs[0]][0]]
     assert first.deferred == 2
-    assert render_poll(first).endswith(", 2 left for the next poll")
+    assert poll_summary(first).endswith(", 2 left for the next poll")
 
     for slug in slugs:
         page = article_page(*STORIES[slug])

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 
 from rich.console import Console, RenderableType
 
-from bot.commands import Notice
 from bot.rendering import discord, slack, terminal
 from bot.rendering.limits import excerpt
+from bot.replies import Notice, poll_summary
 from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing, KeyQuote, Story
 from bot.services.feeds import PollResult
@@ -150,6 +150,6 @@ def test_escape_sequences_in_outside_text_never_reach_the_terminal() -> None:
         last_polled_at=None,
         polls=1,
     )
-    line = terminal.render_poll(PollResult(feed=feed, error=HOSTILE_TEXT))
+    line = poll_summary(PollResult(feed=feed, error=HOSTILE_TEXT))
     assert_no_controls(line)
     assert line.startswith("Red alert now: ")

@@ -1,16 +1,24 @@
-"""Scheduled briefings through the real briefing service, with a fixed clock."""
+"""Scheduled briefings through the real briefing service, with a fixed clock; the background
+tasks that drive them on an event loop."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.scheduler import BriefingScheduler
+from bot.scheduler import BriefingScheduler, background, background_thread, every
 from bot.services.briefing import Briefing
-from bot.subscriptions import SubscriptionError, from_words
+from bot.subscriptions import DAILY, Subscription, SubscriptionError, from_words
 from bot.wiring import Briefbot
+from tests.cli_harness import briefbot
 from tests.conftest import MakeBot
 from tests.test_briefing import OTHERS, VOLCANO
 
@@ -119,3 +127,150 @@ def test_a_channel_that_cannot_be_posted_to_holds_up_no_other(
     gone = False
     assert [s.channel for s in scheduler.run_once()] == ["C-gone"]  # … until it works
     assert sent == ["C-ok", "C-gone"]
+
+
+def subscribe_due_now(bot: Briefbot, *, platform: str, channel: str) -> None:
+    """A daily briefing due a minute ago and never delivered."""
+    minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+    bot.subscriptions.subscribe(
+        Subscription(
+            platform=platform,
+            channel=channel,
+            time=minute_ago.time().replace(second=0, microsecond=0),
+            timezone="UTC",
+            days=DAILY,
+        )
+    )
+
+
+def test_a_failing_cycle_is_logged_and_the_next_one_runs(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[str] = []
+
+    def flaky() -> None:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            raise RuntimeError("feed server said 500")
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        looping = asyncio.create_task(every(0.01, flaky, stop=stop, name="flaky"))
+        deadline = time.monotonic() + 5
+        while len(calls) < 3:
+            assert not looping.done(), "the loop ended after a failing cycle"
+            assert time.monotonic() < deadline, "no cycle after the failing one"
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(looping, timeout=1)
+
+    with caplog.at_level(logging.ERROR, logger="bot.scheduler"):
+        asyncio.run(scenario())
+    [failure] = [r for r in caplog.records if r.getMessage() == "flaky failed"]
+    assert failure.exc_info is not None and "feed server said 500" in str(failure.exc_info[1])
+    assert set(calls) == {"flaky"}  # each cycle on a thread of its own, off the loop's
+
+
+def test_stopping_wakes_a_loop_that_waits_for_its_next_cycle() -> None:
+    cycles: list[float] = []
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        looping = asyncio.create_task(
+            every(3600, lambda: cycles.append(time.monotonic()), stop=stop, name="hourly")
+        )
+        while not cycles:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # now in the hour-long wait
+        stop.set()
+        stopped_at = time.monotonic()
+        await asyncio.wait_for(looping, timeout=5)
+        return time.monotonic() - stopped_at
+
+    assert asyncio.run(scenario()) < 1
+    assert len(cycles) == 1
+
+
+def test_background_delivers_a_due_briefing_and_stops_promptly(make_bot: MakeBot) -> None:
+    bot: Briefbot = make_bot()
+    fresh = replace(VOLCANO[0], published_at=datetime.now(UTC) - timedelta(hours=1))
+    bot.ingest_service.ingest_articles([(fresh.title, fresh)])
+    subscribe_due_now(bot, platform="terminal", channel="terminal")
+    sent: list[tuple[str, Briefing]] = []
+
+    async def scenario() -> float:
+        record = {"terminal": lambda channel, b: sent.append((channel, b))}
+        async with background(bot, senders=record, announce=print):
+            deadline = time.monotonic() + 20
+            while not sent:
+                assert time.monotonic() < deadline, "the due briefing was not delivered"
+                await asyncio.sleep(0.01)
+            leaving = time.monotonic()
+        return time.monotonic() - leaving
+
+    # Leaving does not wait out the 30-second briefing cycle or the feed interval.
+    assert asyncio.run(scenario()) < 1
+    [(channel, briefing)] = sent
+    assert channel == "terminal"
+    assert [a.title for s in briefing.stories for a in s.sources] == [fresh.title]
+    sub = bot.subscriptions.get("terminal", "terminal")
+    assert sub is not None and sub.last_delivered_day is not None
+
+
+def test_a_cycle_stuck_at_shutdown_is_left_behind_after_the_grace(
+    make_bot: MakeBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A channel that never answers must not keep a stopped bot from exiting."""
+    bot: Briefbot = make_bot()
+    subscribe_due_now(bot, platform="slack", channel="C1")
+    posting = threading.Event()
+    release = threading.Event()
+
+    def hang(channel: str, briefing: Briefing) -> None:
+        posting.set()
+        release.wait(10)
+
+    async def scenario() -> float:
+        async with background(bot, senders={"slack": hang}, announce=print, grace=0.2):
+            await asyncio.to_thread(posting.wait, 10)
+            leaving = time.monotonic()
+        return time.monotonic() - leaving
+
+    try:
+        assert asyncio.run(scenario()) < 2
+        [stuck] = [t for t in threading.enumerate() if t.name == "briefing-scheduler"]
+        assert stuck.daemon  # so the interpreter may exit without it
+        assert "briefing-scheduler was still running after 0.2 s" in caplog.text
+    finally:
+        release.set()
+
+
+def test_the_terminal_chat_prints_a_due_briefing(make_bot: MakeBot, tmp_path: Path) -> None:
+    """`briefbot chat` runs the same background tasks: a briefing due at start is printed even
+    when the person quits at once, and nothing is left running."""
+    bot: Briefbot = make_bot()
+    bot.ingest_service.ingest_articles([(a.title, a) for a in VOLCANO[:1]])
+    subscribe_due_now(bot, platform="terminal", channel="terminal")
+    result = briefbot("chat", "--data-dir", str(tmp_path / "data"), stdin="quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "No articles from the last 24 hours." in result.stdout
+    sub = bot.subscriptions.get("terminal", "terminal")
+    assert sub is not None and sub.last_delivered_day is not None
+    assert not [t for t in threading.enumerate() if t.name == "briefbot-background"]
+
+
+def test_leaving_the_background_thread_by_ctrl_c_stops_it(make_bot: MakeBot) -> None:
+    bot: Briefbot = make_bot()
+    subscribe_due_now(bot, platform="terminal", channel="terminal")
+    sent: list[str] = []
+    with (
+        pytest.raises(KeyboardInterrupt),
+        background_thread(
+            bot, senders={"terminal": lambda channel, _: sent.append(channel)}, announce=print
+        ),
+    ):
+        deadline = time.monotonic() + 20
+        while not sent:  # delivered from the helper thread while this one is busy
+            assert time.monotonic() < deadline, "the due briefing was not delivered"
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+    assert sent == ["terminal"]
+    assert not [t for t in threading.enumerate() if t.name == "briefbot-background"]

@@ -1,5 +1,6 @@
-"""`briefbot run` with both platforms: serve() runs Slack's HTTP mode and Discord's gateway on one
-loop, and the scheduler's thread posts through it — against loopback stand-ins for both."""
+"""`briefbot run` with both platforms: serve() runs Slack's HTTP mode, Discord's gateway and the
+scheduler's tasks on one loop, and scheduled briefings post through it — against loopback
+stand-ins for both."""
 
 from __future__ import annotations
 
@@ -111,7 +112,7 @@ def test_slack_and_discord_are_served_together_with_scheduled_briefings(
                     assert answer["content"] == f"**Q:** {KIM}"
                     assert answer["embeds"][0]["footer"]["text"] == "TASS · 2023-09-19"
 
-                    # The scheduler's first cycle, on its own thread, posted to both platforms.
+                    # The scheduler's first cycle posted to both platforms.
                     [briefing] = await eventually(lambda: slack.posted, timeout=20)
                     assert briefing["channel"] == SLACK_CHANNEL
                     assert briefing["text"] == NOTHING_NEW

@@ -38,8 +38,9 @@ from bot.adapters.slack import (
     SlackAdapter,
     from_slack,
 )
-from bot.commands import REFUSAL, Commands, Notice
+from bot.commands import REFUSAL, Commands
 from bot.rendering import slack as render
+from bot.replies import Notice
 from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing
 from bot.settings import SlackSettings
@@ -66,7 +67,7 @@ def adapter_for(
     settings = SlackSettings(
         bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
     )
-    commands = bot if isinstance(bot, Commands) else Commands(bot)
+    commands = bot if isinstance(bot, Commands) else bot.commands
     return SlackAdapter(commands, settings=settings, admins=admins)
 
 
@@ -556,7 +557,7 @@ class StuckCommands(Commands):
 def test_a_slow_answer_does_not_hold_up_other_people(
     sample_bot: Briefbot, slack: MockSlack
 ) -> None:
-    commands = StuckCommands(sample_bot)
+    commands = sample_bot.build_commands(StuckCommands)
     adapter = adapter_for(commands, slack)
 
     async def scenario() -> None:
@@ -582,7 +583,7 @@ class BrokenCommands(Commands):
 def test_a_failure_while_answering_gets_an_apology(
     sample_bot: Briefbot, slack: MockSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    adapter = adapter_for(BrokenCommands(sample_bot), slack)
+    adapter = adapter_for(sample_bot.build_commands(BrokenCommands), slack)
 
     async def scenario() -> None:
         async with http_mode(adapter) as client:

@@ -31,9 +31,10 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import CHANGING, Caller, Commands, Notice, Reply, refused
+from bot.adapters import text as text_commands
+from bot.commands import Commands
 from bot.rendering import slack as render
-from bot.services.ask import Answer
+from bot.replies import Caller, Notice, Reply, is_public
 from bot.services.briefing import Briefing
 from bot.settings import SlackSettings
 
@@ -169,24 +170,20 @@ class SlackAdapter:
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
         text = from_slack(command.get("text", ""))
-        name = text.split(maxsplit=1)[0].lower() if text else "help"
+        name = text_commands.command_name(text)
         caller = self._caller(command["channel_id"], command["user_id"])
         # Refused privately and at once: nothing is fetched, nothing said in the channel.
-        if name in CHANGING and not caller.trusted:
-            await ack(**render.notice_message(refused()))
+        if refusal := self.commands.refusal(name, caller):
+            await ack(**render.notice_message(refusal))
             return
         await ack(text=_WORKING.get(name, "Searching the articles…" if " " in text else ""))
         try:
-            reply = await asyncio.to_thread(self.commands.run, text, caller)
-            # Answers, briefings and successful changes are for the channel; the rest for the asker.
-            visible = isinstance(reply, Answer | Briefing) or (
-                isinstance(reply, Notice) and not reply.problem and name in CHANGING
-            )
+            reply = await asyncio.to_thread(text_commands.run, self.commands, text, caller)
             messages = render.reply_messages(reply, command=self.settings.command, restate=True)
             for message in messages:
                 await respond(
                     **message,
-                    response_type="in_channel" if visible else "ephemeral",
+                    response_type="in_channel" if is_public(reply) else "ephemeral",
                     replace_original=False,
                 )
         except Exception:
@@ -237,13 +234,13 @@ class SlackAdapter:
     ) -> list[Reply]:
         files = event.get("files") or []
         if files:
-            if not caller.trusted:
-                return [refused()]
+            if refusal := self.commands.refusal("add", caller):
+                return [refusal]
             names = ", ".join(f.get("name", "a file") for f in files)
             await post({"text": f"Adding {names} — one moment."})
             return [await self._add_file(caller, file) for file in files]
         text = from_slack(event.get("text", ""))
-        return [await asyncio.to_thread(self.commands.converse, text)]
+        return [await asyncio.to_thread(text_commands.converse, self.commands, text)]
 
     async def _add_file(self, caller: Caller, file: dict[str, Any]) -> Notice:
         name = file.get("name") or "upload"

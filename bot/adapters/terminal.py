@@ -8,8 +8,10 @@ from datetime import datetime
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from bot.commands import Caller, Commands, Help, Notice, Reply
+from bot.adapters import text as text_commands
+from bot.commands import Commands
 from bot.rendering.terminal import render_answer, render_briefing, safe
+from bot.replies import Caller, Help, Notice, Reply
 from bot.services.ask import Answer
 
 # The person at the terminal runs the bot, so they may change what it knows.
@@ -63,4 +65,5 @@ def chat(
             continue
         if line.lower() in {"quit", "exit", "/quit", "/exit"}:
             return
-        console.print(render_reply(commands.run(line.removeprefix("/"), LOCAL, now=now)))
+        reply = text_commands.run(commands, line.removeprefix("/"), LOCAL, now=now)
+        console.print(render_reply(reply))

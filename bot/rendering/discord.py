@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.commands import Help, Notice, Reply
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
 from bot.rendering.limits import fit, take_whole
 from bot.rendering.markup import quoted
-from bot.rendering.terminal import byline, format_date
+from bot.rendering.terminal import byline
+from bot.replies import Help, Notice, Reply, format_date
 from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing, Story
 from corpus.model import Article, safe_url
@@ -25,15 +28,31 @@ MIN_PASSAGE = 300
 Embed = dict[str, Any]
 Message = dict[str, Any]
 
-_MARKDOWN = re.compile(r"([\\*_~|`<>\[\]])")
-_LINE_START = re.compile(r"^(\s*)([#>-])", re.MULTILINE)
+# discord.py's escape_markdown escapes a masked link "[text](url)" only whole, only when both
+# halves reach it together (plain() splits the link off, quotes split at their bold), and leaves
+# the markdown inside it live; angle brackets make channel, timestamp and emoji tags (<#…>,
+# <t:…>, <:…:…>) that escape_mentions leaves alone. These four are escaped here, one by one.
+_BRACKET = re.compile(r"([\[\]<>])")
 # A link ends before trailing punctuation, so "(see https://x.org/a)." keeps its ")."
 _URL = re.compile(r"(?<!<)(https?://[^\s<>]*[^\s<>.,;:!?)\]}'\"”’»])")
 
 
 def escape(text: str) -> str:
-    """Article text is quoted as written: Discord markdown in it must not take effect."""
-    return _LINE_START.sub(r"\1\\\2", _MARKDOWN.sub(r"\\\1", text))
+    """Article text is quoted as written: Discord markdown and mentions in it take no effect."""
+    return "\n".join(_escape_line(line) for line in text.split("\n"))
+
+
+def _escape_line(line: str) -> str:
+    parts = _BRACKET.split(line)  # the brackets land at the odd indexes
+    return "".join("\\" + part if i % 2 else _escape_run(part) for i, part in enumerate(parts))
+
+
+def _escape_run(text: str) -> str:
+    """discord.py's escapes, given one line at a time with its indent kept out: over several
+    lines its list rule escapes the blank line before "- item" instead of the dash, and an
+    indented dash gets its backslash before the indent, where Discord shows it."""
+    body = text.lstrip()
+    return text[: len(text) - len(body)] + escape_mentions(escape_markdown(body))
 
 
 def no_previews(text: str) -> str:
@@ -128,11 +147,8 @@ def _source_line(article: Article) -> str:
 
 
 def _embed_size(embed: Embed) -> int:
-    return (
-        len(embed.get("title", ""))
-        + len(embed.get("description", ""))
-        + len(embed.get("footer", {}).get("text", ""))
-    )
+    """The characters Discord counts against a message's 6,000, as discord.py counts them."""
+    return len(discord.Embed.from_dict(embed))
 
 
 def _story_embed(number: int, story: Story) -> Embed:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.commands import Help, Notice, Reply
 from bot.rendering.limits import fit, take_whole
 from bot.rendering.markup import quoted
-from bot.rendering.terminal import format_date
+from bot.replies import Help, Notice, Reply, format_date
 from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing, Story
 from corpus.model import Article, safe_url

@@ -6,14 +6,12 @@ rich's ``Text`` never reads markup, but it passes escape sequences to the termin
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from bot.replies import format_date
 from bot.services.ask import Answer, Quote
 from bot.services.briefing import Briefing
-from bot.services.feeds import PollResult
 from bot.services.ingest import IngestReport
 from corpus.model import clean_text
 
@@ -25,10 +23,6 @@ def safe(text: str) -> str:
     (file names, failure reasons, feed titles) and anything stored before that rule.
     """
     return clean_text(text)
-
-
-def format_date(value: datetime | None) -> str:
-    return value.date().isoformat() if value else "undated"
 
 
 def byline(quote: Quote) -> str:
@@ -87,22 +81,6 @@ def render_ingest_report(report: IngestReport, *, list_added: int = 20) -> Rende
     else:
         lines.append(report.summary(), style="bold")
     return lines
-
-
-def render_poll(result: PollResult) -> str:
-    """One line; plain text without control characters, since chats show it too."""
-    feed = " ".join(safe(result.feed.title or result.feed.url).split())
-    if result.error:
-        return f"{feed}: {safe(result.error)}"
-    if result.not_modified:
-        return f"{feed}: not modified since the last poll"
-    report = result.report
-    line = f"{feed}: {len(report.added)} new, {len(report.duplicates)} duplicates, " + (
-        f"{len(report.failures)} failed"
-    )
-    if result.deferred:
-        line += f", {result.deferred} left for the next poll"
-    return line
 
 
 def render_briefing(briefing: Briefing) -> RenderableType:

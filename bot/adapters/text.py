@@ -1,0 +1,78 @@
+"""Text commands: Slack's ``/brief …`` and the terminal's lines, parsed into typed commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.commands import PERMISSIONS, Commands
+from bot.replies import Caller, Reply, problem
+from bot.subscriptions import SubscriptionError, schedule_words, split_topics
+
+
+def command_name(text: str) -> str:
+    """The command a text names ("help" when empty), or "" for a question."""
+    words = text.split()
+    if not words:
+        return "help"
+    name = words[0].lower()
+    return name if name in PERMISSIONS else ""
+
+
+def run(commands: Commands, text: str, caller: Caller, *, now: datetime | None = None) -> Reply:
+    """``<name> <arguments>``, or a bare question. One unknown word gets the command list
+    (it is more likely a mistyped command than a question); more words are a question."""
+    words = text.split()
+    name = command_name(text)
+    rest = text.strip()[len(words[0]) :].strip() if words else ""
+    match name:
+        case "help":
+            return commands.help()
+        case "":
+            if len(words) == 1 and "?" not in text:
+                return commands.help(intro=f"I don't know the command “{words[0]}”.")
+            return commands.ask(text, now=now)
+        case "ask":
+            return commands.ask(rest, now=now)
+        case "today":
+            return commands.briefing(caller, topics=split_topics(rest.split()), now=now)
+        case "briefing":
+            day, *topics = rest.split() or [""]
+            return commands.briefing(caller, day=day or None, topics=split_topics(topics), now=now)
+        case "subscribe":
+            if refusal := commands.refusal(name, caller):
+                return refusal
+            try:
+                parts = schedule_words(rest.split())
+            except SubscriptionError as exc:
+                return problem(str(exc))
+            return commands.subscribe(
+                caller,
+                time=parts.time,
+                timezone=parts.timezone,
+                days=parts.days,
+                topics=parts.topics,
+                now=now,
+            )
+        case "unsubscribe":
+            return commands.unsubscribe(caller)
+        case "subscriptions":
+            return commands.subscriptions(caller, now=now)
+        case "add":
+            # One word is a web address; more is pasted text whose first line is the title.
+            if len(rest.split()) <= 1:
+                return commands.add_url(caller, rest)
+            return commands.add_text(caller, text=rest)
+        case "follow":
+            return commands.follow(caller, rest)
+        case "unfollow":
+            return commands.unfollow(caller, rest)
+        case "feeds":
+            return commands.feeds()
+    return commands.help()
+
+
+def converse(commands: Commands, text: str, *, now: datetime | None = None) -> Reply:
+    """A message to the bot (a mention or a DM): help when asked for, else a question."""
+    if text.strip().lower().lstrip("/") in {"", "help"}:
+        return commands.help()
+    return commands.ask(text, now=now)
