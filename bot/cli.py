@@ -296,9 +296,10 @@ def _start_terminal(bot: Briefbot) -> None:
     _load(bot)
     bot.require_articles()
     with background_thread(
-        bot,
-        senders={"terminal": lambda _, b: console.print(render_briefing(b))},
-        announce=partial(_print_poll, console),
+        bot.background(
+            senders={"terminal": lambda _, b: console.print(render_briefing(b))},
+            announce=partial(_print_poll, console),
+        )
     ):
         terminal.chat(bot.commands, console=console)
 

@@ -8,19 +8,16 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
 
 from bot.services.briefing import Briefing, BriefingService
 from bot.services.feeds import FeedService, PollResult
 from bot.subscriptions import Subscription, SubscriptionStore, due, missed
 from corpus.model import utcnow
 from retrieval.window import Window
-
-if TYPE_CHECKING:  # wiring builds the scheduler, so only the type may be imported here
-    from bot.wiring import Briefbot
 
 log = logging.getLogger(__name__)
 
@@ -75,29 +72,40 @@ async def every(
             await asyncio.wait_for(stop.wait(), interval)
 
 
-@contextlib.asynccontextmanager
-async def background(
-    bot: Briefbot,
+@dataclass(frozen=True)
+class Cycle:
+    """Blocking work repeated every ``interval`` seconds while the bot runs."""
+
+    name: str
+    interval: float
+    work: Callable[[], object]
+
+
+def cycles(
     *,
-    senders: Mapping[str, Sender],
+    feeds: FeedService,
+    feed_interval: float,
+    briefings: BriefingScheduler,
     announce: Callable[[PollResult], None],
-    grace: float = GRACE,
-) -> AsyncIterator[None]:
-    """Feed polling and scheduled briefings on the running loop for as long as the block runs;
-    briefings go out through ``senders``, new feed entries to ``announce``.
+) -> list[Cycle]:
+    """A running bot's background work: feed polling, whose new entries go to ``announce``,
+    and scheduled briefings."""
+    return [
+        Cycle("feed-poller", feed_interval, partial(poll_feeds, feeds, announce)),
+        Cycle("briefing-scheduler", BRIEFING_CYCLE, briefings.run_once),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def background(work: Sequence[Cycle], *, grace: float = GRACE) -> AsyncIterator[None]:
+    """The cycles run as tasks of the running loop for as long as the block runs.
 
     On leaving, a cycle in progress gets ``grace`` seconds to finish and is then left behind.
     """
     stop = asyncio.Event()
-    feeds = partial(poll_feeds, bot.feed_service, announce)
-    briefings = bot.scheduler(senders=senders).run_once
-    cycles: list[tuple[str, float, Callable[[], object]]] = [
-        ("feed-poller", bot.settings.ingest.feed_interval_minutes * 60, feeds),
-        ("briefing-scheduler", BRIEFING_CYCLE, briefings),
-    ]
     tasks = [
-        asyncio.create_task(every(interval, work, stop=stop, name=name), name=name)
-        for name, interval, work in cycles
+        asyncio.create_task(every(c.interval, c.work, stop=stop, name=c.name), name=c.name)
+        for c in work
     ]
     try:
         yield
@@ -112,13 +120,7 @@ async def background(
 
 
 @contextlib.contextmanager
-def background_thread(
-    bot: Briefbot,
-    *,
-    senders: Mapping[str, Sender],
-    announce: Callable[[PollResult], None],
-    grace: float = GRACE,
-) -> Iterator[None]:
+def background_thread(work: Sequence[Cycle], *, grace: float = GRACE) -> Iterator[None]:
     """:func:`background` for a caller whose own thread blocks, as the terminal chat's does in
     ``input()``: the loop runs on a helper thread until the block is left.
 
@@ -133,7 +135,7 @@ def background_thread(
     async def run() -> None:
         nonlocal loop
         loop = asyncio.get_running_loop()
-        async with background(bot, senders=senders, announce=announce, grace=grace):
+        async with background(work, grace=grace):
             ready.set()
             await stop.wait()
 

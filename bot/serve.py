@@ -161,7 +161,7 @@ async def serve(
             cleanups.append(discord.close)
             senders["discord"] = _sender(loop, discord.post_briefing)
 
-        async with background(bot, senders=senders, announce=_announce):
+        async with background(bot.background(senders=senders, announce=_announce)):
             await stop.wait()
             log.info("stopping")
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, cached_property
@@ -11,10 +11,10 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.commands import BriefingDefaults, Commands
-from bot.scheduler import BriefingScheduler, Sender
+from bot.scheduler import BriefingScheduler, Cycle, Sender, cycles
 from bot.services.ask import AskService
 from bot.services.briefing import BriefingService, DeliveryLog
-from bot.services.feeds import FeedService
+from bot.services.feeds import FeedService, PollResult
 from bot.services.ingest import IngestReport, IngestService
 from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
@@ -235,6 +235,18 @@ class Briefbot:
             senders=senders,
             catch_up=timedelta(hours=cfg.catch_up_hours),
             stories=cfg.stories,
+            clock=self.clock,
+        )
+
+    def background(
+        self, *, senders: Mapping[str, Sender], announce: Callable[[PollResult], None]
+    ) -> list[Cycle]:
+        """What a running bot does besides answering: feed polls and scheduled briefings."""
+        return cycles(
+            feeds=self.feed_service,
+            feed_interval=self.settings.ingest.feed_interval_minutes * 60,
+            briefings=self.scheduler(senders=senders),
+            announce=announce,
         )
 
     def health(self, *, check: bool = False) -> Health:

@@ -198,7 +198,7 @@ def test_background_delivers_a_due_briefing_and_stops_promptly(make_bot: MakeBot
 
     async def scenario() -> float:
         record = {"terminal": lambda channel, b: sent.append((channel, b))}
-        async with background(bot, senders=record, announce=print):
+        async with background(bot.background(senders=record, announce=print)):
             deadline = time.monotonic() + 20
             while not sent:
                 assert time.monotonic() < deadline, "the due briefing was not delivered"
@@ -229,7 +229,7 @@ def test_a_cycle_stuck_at_shutdown_is_left_behind_after_the_grace(
         release.wait(10)
 
     async def scenario() -> float:
-        async with background(bot, senders={"slack": hang}, announce=print, grace=0.2):
+        async with background(bot.background(senders={"slack": hang}, announce=print), grace=0.2):
             await asyncio.to_thread(posting.wait, 10)
             leaving = time.monotonic()
         return time.monotonic() - leaving
@@ -264,7 +264,9 @@ def test_leaving_the_background_thread_by_ctrl_c_stops_it(make_bot: MakeBot) -> 
     with (
         pytest.raises(KeyboardInterrupt),
         background_thread(
-            bot, senders={"terminal": lambda channel, _: sent.append(channel)}, announce=print
+            bot.background(
+                senders={"terminal": lambda channel, _: sent.append(channel)}, announce=print
+            )
         ),
     ):
         deadline = time.monotonic() + 20
