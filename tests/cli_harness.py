@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +14,9 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 
-# Not the repository root, whose .env a developer may keep tokens in.
-NEUTRAL_DIR = Path(__file__).parent
+# An empty directory to run commands in: not the repository root, whose .env a developer may
+# keep tokens in, nor a folder whose packages would shadow briefbot's (``python -m bot``).
+NEUTRAL_DIR = Path(tempfile.mkdtemp(prefix="briefbot-tests-"))
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,25 @@ def one_line_error(result: Ran) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def store_counts(data_dir: Path) -> dict[str, int]:
+    """Articles, passages, passages lacking a vector and keyword-index rows, read directly."""
+    path = data_dir / "briefbot.sqlite3"
+    if not path.exists():
+        return {"articles": 0}
+    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30)
+    try:
+        query = {
+            "articles": "SELECT COUNT(*) FROM articles",
+            "passages": "SELECT COUNT(*) FROM passages",
+            "unembedded": "SELECT COUNT(*) FROM passages p WHERE NOT EXISTS"
+            " (SELECT 1 FROM passage_vectors v WHERE v.passage_id = p.id)",
+            "keywords": "SELECT COUNT(*) FROM passage_terms_docsize",
+            "duplicated": "SELECT COUNT(*) - COUNT(DISTINCT content_hash) FROM articles",
+        }
+        return {name: int(conn.execute(sql).fetchone()[0]) for name, sql in query.items()}
+    except sqlite3.OperationalError:
+        return {"articles": 0}  # not created yet
+    finally:
+        conn.close()

@@ -39,6 +39,8 @@ from discord.http import Route
 from bot.adapters.discord import DiscordAdapter
 
 APP_ID = 900
+# What every reply sends Discord: nobody is pinged, whatever the quoted text says.
+NO_PINGS: dict[str, Any] = {"parse": []}
 BOT_ID = 901
 GUILD_ID = 700
 CHANNEL_ID = 701
@@ -397,3 +399,17 @@ async def gateway_event(adapter: DiscordAdapter, name: str, payload: dict[str, A
     adapter.client._connection.parsers[name](payload)
     # The parser schedules the command tree or the event listeners as tasks; wait for them.
     await asyncio.gather(*(asyncio.all_tasks() - before))
+
+
+def followups(fake: FakeDiscord, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bodies of a handled slash command's follow-ups, once checked that it was deferred
+    before anything else was sent."""
+    calls = [c for c in fake.calls if payload["token"] in c.path]
+    assert calls, "the command sent nothing"
+    first, *replies = calls
+    assert first.path == f"/interactions/{payload['id']}/{payload['token']}/callback"
+    assert first.body["type"] == 5  # deferred channel message: "briefbot is thinking…"
+    assert all(c.path == f"/webhooks/{APP_ID}/{payload['token']}" for c in replies)
+    for call in replies:
+        assert call.body["allowed_mentions"] == NO_PINGS
+    return [c.body for c in replies]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from slack_sdk.signature import SignatureVerifier
 
 from tests.http_server import LoopbackServer, Received, Reply
 
@@ -110,14 +108,6 @@ def slack_fixture() -> Iterator[MockSlack]:
     """A mock Slack Web API on a loopback port of its own."""
     with LoopbackServer() as server:
         yield MockSlack(server)
-
-
-def signed_headers(body: str, secret: str, *, age: float = 0) -> dict[str, str]:
-    """The headers Slack signs a request body with, ``age`` seconds ago."""
-    timestamp = str(int(time.time() - age))
-    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    assert signature is not None
-    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
 
 
 def free_port() -> int:

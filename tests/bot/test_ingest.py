@@ -17,6 +17,7 @@ from bot.services.ingest import IngestService
 from bot.wiring import Briefbot
 from corpus.loaders import NO_PAGE_TEXT
 from corpus.web import Fetched, Fetcher
+from tests.articles import ARTICLE_PAGE
 from tests.conftest import MakeBot
 from tests.http_server import (
     LoopbackServer,
@@ -27,7 +28,7 @@ from tests.http_server import (
     make_fetcher,
 )
 
-ARTICLE = (Path(__file__).parent / "pages" / "article.html").read_bytes()
+ARTICLE = ARTICLE_PAGE.read_bytes()
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 BOILERPLATE = ["Subscribe", "ADVERTISEMENT", "HikerFan99", "Cookie settings", "alpine huts"]
 

@@ -18,9 +18,9 @@ from bot.scheduler import BriefingScheduler, background, background_thread, ever
 from bot.services.briefing import Briefing
 from bot.subscriptions import DAILY, Subscription, SubscriptionError, from_words
 from bot.wiring import Briefbot
+from tests.articles import OTHERS, VOLCANO
 from tests.cli_harness import briefbot
 from tests.conftest import MakeBot
-from tests.test_briefing import OTHERS, VOLCANO
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

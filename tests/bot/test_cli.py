@@ -6,10 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
+from tests.articles import ARTICLE_PAGE, KIM
 from tests.cli_harness import briefbot, one_line_error
 from tests.http_server import LoopbackServer, Reply
-
-KIM = "What did Kim Jong Un inspect in Vladivostok?"
 
 
 def test_empty_question_is_a_one_line_error(tmp_path: Path) -> None:
@@ -54,7 +53,7 @@ def test_ask_json_and_stdin_protocol(sample_data_dir: Path) -> None:
 
 
 def test_ingest_a_url_then_follow_a_feed(tmp_path: Path, http_server: LoopbackServer) -> None:
-    page = (Path(__file__).parent / "pages" / "article.html").read_bytes()
+    page = ARTICLE_PAGE.read_bytes()
     http_server.routes["/article.html"] = Reply(headers={"Content-Type": "text/html"}, body=page)
     url = http_server.url("/article.html")
     data = ["--data-dir", str(tmp_path)]

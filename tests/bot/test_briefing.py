@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,63 +13,9 @@ from bot.services.briefing import Briefing, KeyQuote, Story
 from bot.wiring import Briefbot
 from corpus.model import Article
 from retrieval.window import Window
+from tests.articles import DAY, OTHERS, REPOSITORY, VOLCANO, at
 from tests.cli_harness import briefbot
 from tests.conftest import MakeBot
-
-DAY = date(2024, 5, 10)
-
-
-def at(hour: int, day: date = DAY) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-
-
-VOLCANO = [
-    Article(
-        title="Volcano erupts near Grindavik, lava reaches the town",
-        source="Reykjavik Daily",
-        url="https://rd.example/volcano",
-        published_at=at(6),
-        text="A volcano on Iceland's Reykjanes peninsula erupted early on Friday, sending lava "
-        "into the edge of the fishing town of Grindavik. The town had been evacuated on Thursday "
-        "after a swarm of earthquakes. Three houses caught fire, the civil protection agency said.",
-    ),
-    Article(
-        title="Iceland eruption: lava flows into evacuated Grindavik",
-        source="Nordic Wire",
-        url="https://nw.example/iceland-eruption",
-        published_at=at(9),
-        text="Lava from a new volcanic eruption on the Reykjanes peninsula flowed into Grindavik "
-        "on Friday, setting several homes on fire. Residents of the town were evacuated a day "
-        "earlier as earthquakes shook the area. Flights at Keflavik airport were not affected.",
-    ),
-    Article(
-        title="Grindavik homes burn as Reykjanes volcano erupts again",
-        source="Atlantic Post",
-        url="https://ap.example/grindavik",
-        published_at=at(12),
-        text="Homes in Grindavik burned on Friday after a volcano on the Reykjanes peninsula "
-        "erupted for the fourth time since December. The evacuated town's defensive walls "
-        "diverted most of the lava, officials said, but some flowed past the barriers.",
-    ),
-]
-OTHERS = [
-    Article(
-        title="Central bank holds interest rates at 4.5 percent",
-        source="Money Wire",
-        url="https://mw.example/rates",
-        published_at=at(10),
-        text="The central bank kept its main interest rate at 4.5 percent on Friday, saying "
-        "inflation was falling more slowly than expected. Economists had predicted the decision.",
-    ),
-    Article(
-        title="City wins the cup final on penalties",
-        source="Sports Desk",
-        url="https://sd.example/cup",
-        published_at=at(20),
-        text="City won the cup final on penalties after a goalless draw, with their goalkeeper "
-        "saving two spot kicks in front of a crowd of 80,000 at the national stadium.",
-    ),
-]
 
 
 @pytest.fixture
@@ -215,7 +161,7 @@ def test_brief_cli_on_the_sample_corpus(sample_data_dir: Path) -> None:
     [story] = briefing["stories"]
     assert story["headline"].startswith("Tokyo, Seoul, Washington concerned")
     assert story["sources"][0]["source"] == "TASS"
-    seed = (Path(__file__).resolve().parents[1] / "corpus" / "samples").glob("tass-*.md")
+    seed = (REPOSITORY / "corpus" / "samples").glob("tass-*.md")
     text = next(seed).read_text(encoding="utf-8")
     assert story["key_sentences"]
     for sentence in story["key_sentences"]:

@@ -9,7 +9,6 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import discord
@@ -23,6 +22,7 @@ from bot.settings import DiscordSettings
 from bot.wiring import Briefbot
 from corpus.model import Article
 from retrieval.window import Window
+from tests.articles import ARTICLE_PAGE, KIM
 from tests.conftest import MakeBot
 from tests.discord_harness import (
     APP_ID,
@@ -31,10 +31,12 @@ from tests.discord_harness import (
     GUILD_ID,
     MANAGE_GUILD,
     MEMBER,
+    NO_PINGS,
     FakeDiscord,
     attachment,
     channel_message,
     connected,
+    followups,
     gateway_event,
     option,
     slash_command,
@@ -42,11 +44,9 @@ from tests.discord_harness import (
 )
 from tests.http_server import LoopbackServer, Reply
 
-KIM = "What did Kim Jong Un inspect in Vladivostok?"
-ARTICLE = (Path(__file__).parent / "pages" / "article.html").read_bytes()
+ARTICLE = ARTICLE_PAGE.read_bytes()
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 # Discord's "ping nobody": no parsed mentions, and replied_user is false unless sent as true.
-NO_PINGS: dict[str, Any] = {"parse": []}
 BOLD = re.compile(r"\*\*[^*]+\*\*")
 # What a synced command's default_member_permissions holds when only Manage Server may see it.
 MANAGE_SERVER_ONLY = discord.Permissions(manage_guild=True).value
@@ -82,20 +82,6 @@ async def invoke(
     return the bodies of its follow-up messages."""
     await gateway_event(adapter, "INTERACTION_CREATE", payload)
     return followups(fake, payload)
-
-
-def followups(fake: FakeDiscord, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The bodies of a handled slash command's follow-ups, once checked that it was deferred
-    before anything else was sent."""
-    calls = [c for c in fake.calls if payload["token"] in c.path]
-    assert calls, "the command sent nothing"
-    first, *replies = calls
-    assert first.path == f"/interactions/{payload['id']}/{payload['token']}/callback"
-    assert first.body["type"] == 5  # deferred channel message: "briefbot is thinking…"
-    assert all(c.path == f"/webhooks/{APP_ID}/{payload['token']}" for c in replies)
-    for call in replies:
-        assert call.body["allowed_mentions"] == NO_PINGS
-    return [c.body for c in replies]
 
 
 async def refused(adapter: DiscordAdapter, fake: FakeDiscord, payload: dict[str, Any]) -> None:

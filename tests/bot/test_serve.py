@@ -18,20 +18,19 @@ from bot.serve import Listen, check, serve
 from bot.subscriptions import DAILY, Subscription
 from bot.wiring import Briefbot
 from retrieval.embedding import Embedder
+from tests.articles import KIM
 from tests.conftest import MakeBot, isolated_settings
-from tests.discord_harness import FakeDiscord, fake_discord, option, slash_command
+from tests.discord_harness import FakeDiscord, fake_discord, followups, option, slash_command
 from tests.http_server import LoopbackServer
-from tests.slack_mock import TOKEN, MockSlack
-from tests.test_discord import KIM, followups
-from tests.test_slack import (
+from tests.slack_harness import (
     QUESTION,
     SECRET,
     assert_biscuit_answer,
     eventually,
-    free_port,
     idle,
     send_command,
 )
+from tests.slack_mock import TOKEN, MockSlack, free_port
 
 SLACK_CHANNEL = "C9"
 DISCORD_CHANNEL = "555"

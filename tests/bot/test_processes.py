@@ -9,7 +9,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -23,8 +22,11 @@ from aiohttp import ClientSession
 
 from bot.wiring import Briefbot
 from retrieval.embedding import Embedder
+from tests.articles import synthetic_articles
+from tests.cli_harness import NEUTRAL_DIR, store_counts
 from tests.conftest import isolated_settings
-from tests.slack_mock import TOKEN, MockSlack, free_port, signed_headers
+from tests.slack_harness import signed_headers
+from tests.slack_mock import TOKEN, MockSlack, free_port
 
 NEW_ARTICLE = (
     "Quillmere opens a floating library\n"
@@ -34,103 +36,13 @@ NEW_ARTICLE = (
 )
 NEW_QUESTION = "What did the town of Quillmere open?"
 SECRET = "process-test-secret"
-WORDS = (
-    "harbour",
-    "council",
-    "railway",
-    "budget",
-    "minister",
-    "festival",
-    "drought",
-    "vaccine",
-    "election",
-    "court",
-    "bridge",
-    "museum",
-    "strike",
-    "satellite",
-    "orchestra",
-    "glacier",
-    "tariff",
-    "refinery",
-    "stadium",
-    "parliament",
-    "volcano",
-    "senate",
-    "lottery",
-    "telescope",
-    "pipeline",
-    "ferry",
-    "cathedral",
-    "mayor",
-    "airline",
-    "border",
-    "reactor",
-    "vineyard",
-    "hospital",
-    "library",
-    "factory",
-    "protest",
-    "treaty",
-    "summit",
-    "wildfire",
-    "harvest",
-    "tunnel",
-    "monsoon",
-    "bank",
-    "embassy",
-    "marathon",
-    "earthquake",
-    "election",
-    "school",
-    "laboratory",
-    "shipyard",
-    "casino",
-    "canal",
-    "copper",
-)
 
 
 def briefbot_process(*args: str, data_dir: Path, **popen: object) -> subprocess.Popen[str]:
     env = os.environ | {"BRIEFBOT_DATA_DIR": str(data_dir), "BRIEFBOT_LOAD_SAMPLES": "false"}
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-        [sys.executable, "-m", "bot", *args], env=env, cwd=Path(__file__).parent, text=True, **popen
+        [sys.executable, "-m", "bot", *args], env=env, cwd=NEUTRAL_DIR, text=True, **popen
     )
-
-
-def synthetic_articles(count: int, *, seed: int, words: int) -> list[dict[str, str]]:
-    """Distinct short articles (random word soups are far from near-duplicates of each other)."""
-    rng = random.Random(seed)
-    return [
-        {
-            "title": f"Report {seed}-{number}",
-            "text": " ".join(rng.choice(WORDS) for _ in range(words)) + ".",
-            "url": f"https://news.example/{seed}/{number}",
-        }
-        for number in range(count)
-    ]
-
-
-def store_counts(data_dir: Path) -> dict[str, int]:
-    """Articles, passages, passages lacking a vector and keyword-index rows, read directly."""
-    path = data_dir / "briefbot.sqlite3"
-    if not path.exists():
-        return {"articles": 0}
-    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30)
-    try:
-        query = {
-            "articles": "SELECT COUNT(*) FROM articles",
-            "passages": "SELECT COUNT(*) FROM passages",
-            "unembedded": "SELECT COUNT(*) FROM passages p WHERE NOT EXISTS"
-            " (SELECT 1 FROM passage_vectors v WHERE v.passage_id = p.id)",
-            "keywords": "SELECT COUNT(*) FROM passage_terms_docsize",
-            "duplicated": "SELECT COUNT(*) - COUNT(DISTINCT content_hash) FROM articles",
-        }
-        return {name: int(conn.execute(sql).fetchone()[0]) for name, sql in query.items()}
-    except sqlite3.OperationalError:
-        return {"articles": 0}  # not created yet
-    finally:
-        conn.close()
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
@@ -214,7 +126,9 @@ def test_running_slack_bot_answers_about_an_article_the_cli_ingested(
             while True:
                 try:
                     async with http.post(
-                        "/slack/events", data=body, headers=headers | signed_headers(body, SECRET)
+                        "/slack/events",
+                        data=body,
+                        headers=headers | signed_headers(body, secret=SECRET),
                     ) as ack:
                         assert ack.status == 200
                         break

@@ -11,9 +11,8 @@ import pytest
 from bot.services.ask import QuestionError
 from bot.wiring import Briefbot
 from corpus.model import Article
+from tests.articles import KIM
 from tests.conftest import MakeBot
-
-KIM = "What did Kim Jong Un inspect in Vladivostok?"
 
 SMALL = [
     Article(
