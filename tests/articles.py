@@ -1,11 +1,14 @@
-"""Articles the tests share: one event told by three outlets, and unrelated news of the day."""
+"""What the tests share: articles (one event told by three outlets, unrelated news of the day,
+synthetic ones in bulk), the seed question, and a briefing subscription that is due."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bot.subscriptions import DAILY, Subscription
+from bot.wiring import Briefbot
 from corpus.model import Article
 
 # A news page as sites serve it: article text inside navigation, ads and comments.
@@ -139,3 +142,17 @@ def synthetic_articles(count: int, *, seed: int, words: int) -> list[dict[str, s
         }
         for number in range(count)
     ]
+
+
+def subscribe_due_now(bot: Briefbot, *, platform: str, channel: str) -> None:
+    """A daily briefing due a minute ago and never delivered."""
+    minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+    bot.subscriptions.subscribe(
+        Subscription(
+            platform=platform,
+            channel=channel,
+            time=minute_ago.time().replace(second=0, microsecond=0),
+            timezone="UTC",
+            days=DAILY,
+        )
+    )

@@ -16,9 +16,9 @@ import pytest
 
 from bot.scheduler import BriefingScheduler, background, background_thread, every
 from bot.services.briefing import Briefing
-from bot.subscriptions import DAILY, Subscription, SubscriptionError, from_words
+from bot.subscriptions import SubscriptionError, from_words
 from bot.wiring import Briefbot
-from tests.articles import OTHERS, VOLCANO
+from tests.articles import OTHERS, VOLCANO, subscribe_due_now
 from tests.cli_harness import briefbot
 from tests.conftest import MakeBot
 
@@ -127,20 +127,6 @@ def test_a_channel_that_cannot_be_posted_to_holds_up_no_other(
     gone = False
     assert [s.channel for s in scheduler.run_once()] == ["C-gone"]  # … until it works
     assert sent == ["C-ok", "C-gone"]
-
-
-def subscribe_due_now(bot: Briefbot, *, platform: str, channel: str) -> None:
-    """A daily briefing due a minute ago and never delivered."""
-    minute_ago = datetime.now(UTC) - timedelta(minutes=1)
-    bot.subscriptions.subscribe(
-        Subscription(
-            platform=platform,
-            channel=channel,
-            time=minute_ago.time().replace(second=0, microsecond=0),
-            timezone="UTC",
-            days=DAILY,
-        )
-    )
 
 
 def test_a_failing_cycle_is_logged_and_the_next_one_runs(caplog: pytest.LogCaptureFixture) -> None:

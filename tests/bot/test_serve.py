@@ -8,17 +8,15 @@ import asyncio
 import shutil
 import socket
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession
 
 from bot.serve import Listen, check, serve
-from bot.subscriptions import DAILY, Subscription
 from bot.wiring import Briefbot
 from retrieval.embedding import Embedder
-from tests.articles import KIM
+from tests.articles import KIM, subscribe_due_now
 from tests.conftest import MakeBot, isolated_settings
 from tests.discord_harness import FakeDiscord, fake_discord, followups, option, slash_command
 from tests.http_server import LoopbackServer
@@ -37,19 +35,10 @@ DISCORD_CHANNEL = "555"
 NOTHING_NEW = "No articles from the last 24 hours."
 
 
-def subscribe_due_now(bot: Briefbot) -> None:
+def subscribe_due_now_on_both(bot: Briefbot) -> None:
     """A briefing for one channel on each platform, due a minute ago and never delivered."""
-    minute_ago = datetime.now(UTC) - timedelta(minutes=1)
     for platform, channel in (("slack", SLACK_CHANNEL), ("discord", DISCORD_CHANNEL)):
-        bot.subscriptions.subscribe(
-            Subscription(
-                platform=platform,
-                channel=channel,
-                time=minute_ago.time().replace(second=0, microsecond=0),
-                timezone="UTC",
-                days=DAILY,
-            )
-        )
+        subscribe_due_now(bot, platform=platform, channel=channel)
 
 
 async def until_up(http: ClientSession, serving: asyncio.Task[None], discord: FakeDiscord) -> None:
@@ -83,7 +72,7 @@ def test_slack_and_discord_are_served_together_with_scheduled_briefings(
             discord={"token": "test-token"},
         )
         bot = Briefbot(settings, embedder=embedder)
-        subscribe_due_now(bot)
+        subscribe_due_now_on_both(bot)
         listen = Listen(host="127.0.0.1", port=free_port())
         check(bot, slack_http=listen)
 
