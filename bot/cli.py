@@ -55,6 +55,7 @@ DataDir = Annotated[
 ]
 
 T = TypeVar("T")
+MAX_QUOTES = 20
 
 
 class UserError(BriefbotError):
@@ -253,7 +254,7 @@ def ask(
     now: Annotated[
         str | None, typer.Option(help="Reference time (ISO), instead of the current time.")
     ] = None,
-    k: Annotated[int | None, typer.Option("--k", min=1, max=20, help="How many quotes.")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="How many quotes (1-20).")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Answer a question with quoted passages from the stored articles."""
@@ -261,6 +262,8 @@ def ask(
     def run() -> None:
         settings = _settings(data_dir)
         reference = parse_now(now)
+        if k is not None and not 1 <= k <= MAX_QUOTES:
+            raise UserError(f"--k: ask for 1 to {MAX_QUOTES} quotes, not {k}")
         if question is not None:
             validate_question(question, max_chars=settings.retrieval.max_question_chars)
         bot = Briefbot(settings)

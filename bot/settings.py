@@ -218,3 +218,5 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None
+    except UnicodeDecodeError:
+        raise SettingsError(".env is not UTF-8 text; save it as UTF-8") from None

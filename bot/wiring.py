@@ -286,8 +286,9 @@ class Briefbot:
         """Make the search indexes current with the store; returns how many passages had to be
         embedded (none, unless the model changed or the store predates stored vectors)."""
         self.store  # noqa: B018 — opened first, so a bad data directory is reported as such
-        for legacy in _LEGACY_INDEX_FILES:
-            (self.index_dir / legacy).unlink(missing_ok=True)
+        if self.index_dir.is_dir():
+            for legacy in _LEGACY_INDEX_FILES:
+                (self.index_dir / legacy).unlink(missing_ok=True)
         if self.indexer.is_consistent():
             self.vectors.refresh()
             return 0

@@ -85,6 +85,9 @@ class IngestService:
         for source in sources:
             if is_url(source):
                 loaded.extend(self._fetch(source))
+            elif "://" in source:
+                failure = LoadFailure(source, "only http:// and https:// addresses can be fetched")
+                loaded.extend(Loaded(failures=[failure]))
             else:
                 paths.append(Path(source))
         loaded.extend(load_paths(paths, max_bytes=self.max_file_bytes))

@@ -122,3 +122,8 @@ def test_run_explains_an_incomplete_chat_setup(tmp_path: Path) -> None:
         line = one_line_error(result)
         assert expected in line and result.returncode == 2
         assert "secret-1" not in line and "paste-your" not in line
+
+
+def test_a_quote_count_out_of_range_is_one_line(sample_data_dir: Path) -> None:
+    line = one_line_error(briefbot("ask", KIM, "--k", "0", "--data-dir", str(sample_data_dir)))
+    assert line == "error: --k: ask for 1 to 20 quotes, not 0"

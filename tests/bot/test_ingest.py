@@ -485,3 +485,13 @@ def test_a_slow_feed_poll_stops_at_its_budget_and_leaves_the_rest_for_later(
         STORIES[slug][0] for slug in slugs[1:]
     )
     assert bot.store.count_articles() == 3
+
+
+def test_an_address_that_is_not_http_fails_alone(bot: Briefbot, tmp_path: Path) -> None:
+    good = tmp_path / "good.txt"
+    good.write_text("Ferry resumes\nThe island ferry resumed its winter timetable on Monday.")
+    report = bot.ingest_service.ingest_sources(["ftp://example.org/story", str(good)])
+    assert [a.title for a in report.added] == ["Ferry resumes"]
+    [failure] = report.failures
+    assert failure.origin == "ftp://example.org/story"
+    assert failure.reason == "only http:// and https:// addresses can be fetched"

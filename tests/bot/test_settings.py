@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.settings import SettingsError, load_settings
@@ -30,3 +32,12 @@ def test_an_invalid_setting_names_the_variable(
 def test_the_defaults_are_valid() -> None:
     settings = load_settings(_env_file=None)
     assert settings.briefing.timezone == "UTC" and settings.ingest.commit_every == 256
+
+
+def test_an_env_file_that_is_not_utf8_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_bytes(b"BRIEFBOT_ADMINS=caf\xe9\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match=r"^\.env is not UTF-8 text; save it as UTF-8$"):
+        load_settings()

@@ -182,3 +182,14 @@ def test_stats_check_reports_a_healthy_store(sample_data_dir: Path, tmp_path: Pa
     result = briefbot("stats", "--data-dir", str(data_dir))
     assert result.returncode == 1
     assert "problem: 2 passages have no vector" in result.stderr
+
+
+def test_an_index_path_that_is_a_file_only_costs_the_snapshot(
+    sample_data_dir: Path, make_bot: MakeBot
+) -> None:
+    bot = _copy(sample_data_dir, make_bot)
+    shutil.rmtree(bot.index_dir, ignore_errors=True)
+    bot.index_dir.write_text("not a directory")
+    assert bot.prepare() == 0
+    assert bot.ask_service.ask("Why did Vanuatu ban Fijian biscuits?").found
+    assert bot.vectors.checkpoint(force=True) is False  # logged; the store still has it all
