@@ -253,7 +253,7 @@ class Briefbot:
         """Counts of the store and its indexes; with ``check``, SQLite's and FTS5's own
         integrity checks too."""
         passages = self.store.count_passages()
-        lexical = FTS5Index(self.store)
+        lexical = self.lexical
         health = Health(
             articles=self.store.count_articles(),
             passages=passages,

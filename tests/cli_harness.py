@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,23 +36,6 @@ def briefbot(*args: str, stdin: str | None = None, env: dict[str, str] | None = 
     finally:
         os.chdir(cwd)
     return Ran(result.exit_code, result.stdout, result.stderr)
-
-
-def briefbot_process(
-    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> Ran:
-    """The command as a separate process, for what only a process shows (start-up, signals)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=NEUTRAL_DIR,
-        timeout=300,
-        check=False,
-    )
-    return Ran(result.returncode, result.stdout, result.stderr)
 
 
 def one_line_error(result: Ran) -> str:
