@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import sqlite3
+import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +41,76 @@ def briefbot(*args: str, stdin: str | None = None, env: dict[str, str] | None = 
     finally:
         os.chdir(cwd)
     return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+# Real processes are forked from a server that has already imported briefbot and the model
+# libraries (six seconds a start otherwise); each still opens its own store and loads its own
+# model, and dies to kill -9 like any other. The entry point itself is exercised by the tests
+# that start ``python -m bot``.
+_FORKSERVER = multiprocessing.get_context("forkserver")
+_FORKSERVER.set_forkserver_preload(["bot.cli", "sentence_transformers"])
+
+
+def _run_cli(args: list[str], env: dict[str, str], out: Path, err: Path) -> None:
+    """The child: the environment, directory and output files of a fresh ``briefbot`` run."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(NEUTRAL_DIR)
+    for fd, path in ((1, out), (2, err)):
+        opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.stdout = open(1, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
+    sys.argv = ["briefbot", *args]
+    from bot.cli import main
+
+    main()
+
+
+class BriefbotProcess:
+    """``briefbot ARGS`` running in a process of its own, with its output kept in files."""
+
+    def __init__(self, *args: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self._output = Path(tempfile.mkdtemp(prefix="briefbot-run-", dir=NEUTRAL_DIR))
+        environment = os.environ | {
+            "BRIEFBOT_DATA_DIR": str(data_dir),
+            "BRIEFBOT_LOAD_SAMPLES": "false",
+            **(env or {}),
+        }
+        self._process = _FORKSERVER.Process(
+            target=_run_cli,
+            args=(list(args), environment, self._output / "out", self._output / "err"),
+        )
+        self._process.start()
+
+    def running(self) -> bool:
+        return self._process.is_alive()
+
+    def send_signal(self, signum: signal.Signals) -> None:
+        if self._process.pid is not None:
+            os.kill(self._process.pid, signum)
+
+    def finish(self, *, timeout: float) -> Ran:
+        """Wait for the process to exit and return what it printed."""
+        self._process.join(timeout)
+        assert self._process.exitcode is not None, f"still running after {timeout} s"
+        return Ran(
+            self._process.exitcode,
+            self.output("out"),
+            self.output("err"),
+        )
+
+    def output(self, stream: str) -> str:
+        path = self._output / stream
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 def one_line_error(result: Ran) -> str:

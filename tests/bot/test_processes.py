@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
@@ -23,9 +22,10 @@ from aiohttp import ClientSession
 from bot.wiring import Briefbot
 from retrieval.embedding import Embedder
 from tests.articles import synthetic_articles
-from tests.cli_harness import NEUTRAL_DIR, store_counts
+from tests.cli_harness import NEUTRAL_DIR, BriefbotProcess, store_counts, wait_for
 from tests.conftest import isolated_settings
-from tests.slack_harness import signed_headers
+from tests.slack_harness import QUESTION as BISCUIT_QUESTION
+from tests.slack_harness import assert_biscuit_answer, signed_headers
 from tests.slack_mock import TOKEN, MockSlack, free_port
 
 NEW_ARTICLE = (
@@ -38,27 +38,19 @@ NEW_QUESTION = "What did the town of Quillmere open?"
 SECRET = "process-test-secret"
 
 
-def briefbot_process(*args: str, data_dir: Path, **popen: object) -> subprocess.Popen[str]:
-    env = os.environ | {"BRIEFBOT_DATA_DIR": str(data_dir), "BRIEFBOT_LOAD_SAMPLES": "false"}
-    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-        [sys.executable, "-m", "bot", *args], env=env, cwd=NEUTRAL_DIR, text=True, **popen
-    )
-
-
-def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_terminal_chat_answers_about_an_article_another_process_ingested(
     sample_data_dir: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     data_dir = tmp_path / "data"
     shutil.copytree(sample_data_dir, data_dir)
-    chat = briefbot_process(
-        "chat", data_dir=data_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    # The real entry point, `python -m bot`, with a terminal-like pipe for stdin and stdout.
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat"],
+        env=os.environ | {"BRIEFBOT_DATA_DIR": str(data_dir), "BRIEFBOT_LOAD_SAMPLES": "false"},
+        cwd=NEUTRAL_DIR,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     assert chat.stdin is not None and chat.stdout is not None
     output: list[str] = []
@@ -94,25 +86,21 @@ def test_terminal_chat_answers_about_an_article_another_process_ingested(
 def test_running_slack_bot_answers_about_an_article_the_cli_ingested(
     sample_data_dir: Path, tmp_path: Path, slack: MockSlack
 ) -> None:
-    """The README's way to add articles, `briefbot ingest`, while `briefbot run` serves Slack."""
+    """The README's start command with Slack configured, and its way to add articles,
+    `briefbot ingest`, from another process while it serves; then it stops cleanly."""
     data_dir = tmp_path / "data"
     shutil.copytree(sample_data_dir, data_dir)
     (tmp_path / "quillmere.txt").write_text(NEW_ARTICLE, encoding="utf-8")
     port = free_port()
-    env = {
-        "BRIEFBOT_SLACK__BOT_TOKEN": TOKEN,
-        "BRIEFBOT_SLACK__SIGNING_SECRET": SECRET,
-        "BRIEFBOT_SLACK__API_URL": slack.api_url,
-    }
-    os.environ.update(env)
-    try:
-        server = briefbot_process(
-            "run", "--slack-http", "--host", "127.0.0.1", "--port", str(port),
-            data_dir=data_dir, stderr=subprocess.PIPE,
-        )  # fmt: skip
-    finally:
-        for name in env:
-            del os.environ[name]
+    server = BriefbotProcess(
+        "run", "--slack-http", "--host", "127.0.0.1", "--port", str(port),
+        data_dir=data_dir,
+        env={
+            "BRIEFBOT_SLACK__BOT_TOKEN": TOKEN,
+            "BRIEFBOT_SLACK__SIGNING_SECRET": SECRET,
+            "BRIEFBOT_SLACK__API_URL": slack.api_url,
+        },
+    )  # fmt: skip
 
     async def command(text: str) -> str:
         body = urlencode(
@@ -125,37 +113,36 @@ def test_running_slack_bot_answers_about_an_article_the_cli_ingested(
             deadline = time.monotonic() + 120
             while True:
                 try:
-                    async with http.post(
-                        "/slack/events",
-                        data=body,
-                        headers=headers | signed_headers(body, secret=SECRET),
-                    ) as ack:
-                        assert ack.status == 200
+                    async with http.get("/healthz") as health:
+                        assert health.status == 200
                         break
                 except OSError:
-                    assert server.poll() is None, "briefbot run exited early"
+                    assert server.running(), "briefbot run exited early"
                     assert time.monotonic() < deadline, "briefbot run did not come up"
                     await asyncio.sleep(0.2)
+            async with http.post(
+                "/slack/events", data=body, headers=headers | signed_headers(body, secret=SECRET)
+            ) as ack:
+                assert ack.status == 200
         while len(slack.responses) == answered:
             await asyncio.sleep(0.05)
         return json.dumps(slack.responses[-1])
 
     try:
+        assert_biscuit_answer(json.loads(asyncio.run(command(BISCUIT_QUESTION))))
         assert "floating library" not in asyncio.run(command(NEW_QUESTION))
-        ingest = briefbot_process(
-            "ingest", str(tmp_path / "quillmere.txt"), data_dir=data_dir,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        out, err = ingest.communicate(timeout=300)
-        assert ingest.returncode == 0, err
-        assert out.startswith("added  Quillmere opens a floating library")
+        ingest = BriefbotProcess("ingest", str(tmp_path / "quillmere.txt"), data_dir=data_dir)
+        ingested = ingest.finish(timeout=300)
+        assert ingested.returncode == 0, ingested.stderr
+        assert ingested.stdout.startswith("added  Quillmere opens a floating library")
         reply = asyncio.run(command(NEW_QUESTION))
         assert "Quillmere opens a floating library" in reply
     finally:
         server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=60)
-    assert server.returncode == 0, stderr
-    assert "Traceback" not in stderr
+        stopped = server.finish(timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert TOKEN not in stopped.stderr and SECRET not in stopped.stderr
 
 
 def test_two_concurrent_ingests_of_overlapping_input_store_each_article_once(
@@ -166,22 +153,16 @@ def test_two_concurrent_ingests_of_overlapping_input_store_each_article_once(
     first.write_text("\n".join(json.dumps(a) for a in articles[:40]), encoding="utf-8")
     second.write_text("\n".join(json.dumps(a) for a in articles[20:]), encoding="utf-8")
     data_dir = tmp_path / "data"
-    runs = [
-        briefbot_process(
-            "ingest", str(path), data_dir=data_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        for path in (first, second)
-    ]
-    results = [run.communicate(timeout=300) for run in runs]
+    runs = [BriefbotProcess("ingest", str(path), data_dir=data_dir) for path in (first, second)]
     added = 0
-    for run, (out, err) in zip(runs, results, strict=True):
-        assert run.returncode == 0, err
-        assert "Traceback" not in err
+    for result in [run.finish(timeout=300) for run in runs]:
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
         # Every one of its 40 inputs is reported: added, or skipped as stored by the other.
-        summary = out.strip().splitlines()[-1]
+        summary = result.stdout.strip().splitlines()[-1]
         numbers = [int(word) for word in summary.replace("(", " ").split() if word.isdigit()]
         stored, _passages, skipped, failed = numbers[:4]
-        assert stored + skipped == 40 and failed == 0, out
+        assert stored + skipped == 40 and failed == 0, result.stdout
         added += stored
     counts = store_counts(data_dir)
     assert added == counts["articles"] == 60
@@ -189,9 +170,9 @@ def test_two_concurrent_ingests_of_overlapping_input_store_each_article_once(
     assert counts["keywords"] == counts["passages"]
 
 
-def _progressed(run: subprocess.Popen[str], data_dir: Path, committed: int) -> bool:
+def _progressed(run: BriefbotProcess, data_dir: Path, committed: int) -> bool:
     """The run committed more articles than ``committed``, or ended."""
-    return run.poll() is not None or store_counts(data_dir)["articles"] > committed
+    return not run.running() or store_counts(data_dir)["articles"] > committed
 
 
 def test_kill_9_during_ingest_loses_no_committed_work(tmp_path: Path) -> None:
@@ -202,39 +183,31 @@ def test_kill_9_during_ingest_loses_no_committed_work(tmp_path: Path) -> None:
     source.write_text("\n".join(json.dumps(a) for a in articles), encoding="utf-8")
     data_dir = tmp_path / "data"
     rng = random.Random(2026)
-    os.environ["BRIEFBOT_INGEST__COMMIT_EVERY"] = "64"
-    try:
-        for kill in range(5):
-            committed = store_counts(data_dir)["articles"]
-            run = briefbot_process(
-                "ingest", str(source), data_dir=data_dir,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            wait_for(
-                partial(_progressed, run, data_dir, committed),
-                timeout=300,
-                what="the ingest to commit",
-            )
-            time.sleep(rng.uniform(0.0, 0.8))
-            run.send_signal(signal.SIGKILL)
-            run.wait(timeout=60)
-            counts = store_counts(data_dir)
-            print(f"kill {kill + 1}: {counts['articles']} of 1000 articles committed")
-            assert counts["unembedded"] == 0 and counts["duplicated"] == 0
-            assert counts["keywords"] == counts["passages"]
+    small_commits = {"BRIEFBOT_INGEST__COMMIT_EVERY": "64"}
+    for kill in range(5):
         committed = store_counts(data_dir)["articles"]
-        assert 0 < committed < 1000, "every kill should have landed mid-ingest"
-        final = briefbot_process(
-            "ingest", str(source), data_dir=data_dir, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )  # fmt: skip
-        out, err = final.communicate(timeout=300)
-    finally:
-        del os.environ["BRIEFBOT_INGEST__COMMIT_EVERY"]
-    assert final.returncode == 0, err
-    assert "Embedded" not in err  # nothing committed before was embedded again
+        run = BriefbotProcess("ingest", str(source), data_dir=data_dir, env=small_commits)
+        wait_for(
+            partial(_progressed, run, data_dir, committed),
+            timeout=300,
+            what="the ingest to commit",
+        )
+        time.sleep(rng.uniform(0.0, 0.8))
+        run.send_signal(signal.SIGKILL)
+        assert run.finish(timeout=60).returncode == -signal.SIGKILL
+        counts = store_counts(data_dir)
+        print(f"kill {kill + 1}: {counts['articles']} of 1000 articles committed")
+        assert counts["unembedded"] == 0 and counts["duplicated"] == 0
+        assert counts["keywords"] == counts["passages"]
+    committed = store_counts(data_dir)["articles"]
+    assert 0 < committed < 1000, "every kill should have landed mid-ingest"
+    final = BriefbotProcess("ingest", str(source), data_dir=data_dir, env=small_commits)
+    result = final.finish(timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Embedded" not in result.stderr  # nothing committed before was embedded again
     # Exactly the articles not yet committed were embedded and added; the rest were skipped.
-    assert f"{1000 - committed} added" in out and f"{committed} skipped as duplicates" in out
+    assert f"{1000 - committed} added" in result.stdout
+    assert f"{committed} skipped as duplicates" in result.stdout
     print(f"restart: re-embedded 0 of {committed} committed articles; added {1000 - committed}")
     counts = store_counts(data_dir)
     assert counts["articles"] == 1000 and counts["unembedded"] == 0

@@ -3,25 +3,15 @@ server of HTTP mode and Socket Mode payloads, against a mock Slack Web API on lo
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
-import shutil
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 import yaml
-from aiohttp import ClientSession
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.adapters.slack import (
@@ -60,7 +50,7 @@ from tests.slack_harness import (
     signed_headers,
     texts,
 )
-from tests.slack_mock import BOT_ID, TOKEN, MockSlack, free_port
+from tests.slack_mock import BOT_ID, TOKEN, MockSlack
 
 
 def test_slash_command_answers_in_channel_restating_the_question(
@@ -543,65 +533,6 @@ def test_from_slack_unwraps_links_and_mentions() -> None:
     raw = "<@U123> add <https://example.com/a?b=1&amp;c=2|example.com/a> &lt;3"
     assert from_slack(raw) == "add https://example.com/a?b=1&c=2 <3"
     assert from_slack("add  Title\nBody   text") == "add Title\nBody text"
-
-
-def test_briefbot_run_serves_slack_http_mode(
-    sample_data_dir: Path, tmp_path: Path, slack: MockSlack
-) -> None:
-    """The README's start command with Slack configured: answers, then stops cleanly."""
-    data_dir = tmp_path / "data"
-    shutil.copytree(sample_data_dir, data_dir)
-    port = free_port()
-    env = os.environ | {
-        "BRIEFBOT_SLACK__BOT_TOKEN": TOKEN,
-        "BRIEFBOT_SLACK__SIGNING_SECRET": SECRET,
-        "BRIEFBOT_SLACK__API_URL": slack.api_url,
-        "BRIEFBOT_DATA_DIR": str(data_dir),
-    }
-    command = [sys.executable, "-m", "bot", "run", "--slack-http", "--host", "127.0.0.1"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
-    )
-
-    async def scenario() -> None:
-        async with ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
-
-            async def healthy() -> bool:
-                try:
-                    async with http.get("/healthz") as response:
-                        return response.status == 200
-                except OSError:
-                    return False
-
-            deadline = time.monotonic() + 120
-            while not await healthy():
-                assert process.poll() is None, "briefbot run exited early"
-                assert time.monotonic() < deadline, "briefbot run did not come up"
-                await asyncio.sleep(0.2)
-            body = urlencode(
-                {
-                    "command": "/brief",
-                    "text": QUESTION,
-                    "user_id": "U1",
-                    "channel_id": "C1",
-                    "response_url": slack.response_url,
-                }
-            )
-            headers = {"Content-Type": "application/x-www-form-urlencoded"}
-            async with http.post(
-                "/slack/events", data=body, headers=headers | signed_headers(body)
-            ) as ack:
-                assert ack.status == 200
-            [reply] = await eventually(lambda: slack.responses)
-            assert_biscuit_answer(reply)
-
-    try:
-        run(scenario)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 0, stderr
-    assert TOKEN not in stderr and SECRET not in stderr
 
 
 def test_the_manifest_matches_the_adapter() -> None:
