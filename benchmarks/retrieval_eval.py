@@ -13,6 +13,7 @@ the rest.
 from __future__ import annotations
 
 import argparse
+import copy
 import html
 import json
 import re
@@ -185,19 +186,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         def briefbot_ranker(service: AskService, *, as_of: bool) -> Ranker:
             def rank(q: Question) -> list[int]:
                 found = service.retrieve(q.text, now=end_of_day(q.day) if as_of else None, k=10)
-                return [hit.article.id or 0 for hit in found.hits]
+                return [e.article.id or 0 for e in found.evidence]
 
             return rank
 
-        content_only = AskService(
-            bot.searcher,
-            embedder=bot.embedder,
-            top_k=10,
-            min_similarity=-1.0,
-            max_question_chars=bot.settings.retrieval.max_question_chars,
-            clock=bot.clock,
-            time_aware=False,
-        )
+        # The product's answer path with every article counting as current.
+        content_only = copy.copy(bot.ask_service)
+        content_only.time_aware = False
         # Latency of the whole answer path, as a person asking would see it.
         latencies = []
         for q in questions[:: max(1, len(questions) // args.latency_sample)]:

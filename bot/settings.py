@@ -36,10 +36,37 @@ class RetrievalSettings(BaseModel):
     top_k: int = Field(default=3, ge=1, le=20, description="Quotes in an answer.")
     candidates: int = Field(default=50, ge=5, le=1000, description="Hits taken from each index.")
     min_score: float = Field(
-        default=0.30,
+        default=0.8,
         ge=-1.0,
+        le=3.0,
+        description="Below this evidence score the best passage counts as unrelated.",
+    )
+    follow_ratio: float = Field(
+        default=0.85,
+        ge=0.0,
         le=1.0,
-        description="Below this cosine similarity the best passage counts as unrelated.",
+        description="A second or third quote must score at least this share of the first.",
+    )
+    passages_per_article: int = Field(
+        default=2, ge=1, le=10, description="Most quotes taken from one article."
+    )
+    evidence_articles: int = Field(
+        default=8, ge=1, le=50, description="Best articles whose every passage is weighed."
+    )
+    context_terms_weight: float = Field(
+        default=0.6, ge=0.0, le=2.0, description="Weight of the question's terms in a passage."
+    )
+    retrieval_weight: float = Field(
+        default=0.2, ge=0.0, le=2.0, description="Weight of the article's search score."
+    )
+    position_weight: float = Field(
+        default=0.01, ge=0.0, le=1.0, description="Score a passage loses per passage before it."
+    )
+    sentence_terms_weight: float = Field(
+        default=0.3, ge=0.0, le=2.0, description="Weight of the question's terms in a sentence."
+    )
+    highlight_margin: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="How close a second sentence must be to show."
     )
     max_question_chars: int = Field(default=1000, ge=10)
     dense_weight: float = Field(

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.commands import BriefingDefaults, Commands
 from bot.scheduler import BriefingScheduler, Cycle, Sender, cycles
-from bot.services.ask import AskService
+from bot.services.ask import AskService, Relevance
 from bot.services.briefing import BriefingService, DeliveryLog
 from bot.services.feeds import FeedService, PollResult
 from bot.services.ingest import IngestReport, IngestService
@@ -25,6 +25,7 @@ from corpus.samples import SAMPLES_DIR
 from corpus.store import SQLiteStore, StoreError
 from corpus.web import Fetcher, any_address, is_public_address
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
+from retrieval.evidence import EvidenceFinder, EvidenceWeights
 from retrieval.indexing import Indexer, Progress
 from retrieval.lexical import FTS5Index
 from retrieval.search import Fusion, Searcher
@@ -148,9 +149,26 @@ class Briefbot:
         cfg = self.settings.retrieval
         return AskService(
             self.searcher,
-            embedder=self.embedder,
+            evidence=EvidenceFinder(
+                self.store,
+                embedder=self.embedder,
+                vectors=self.vectors,
+                lexical=self.lexical,
+                weights=EvidenceWeights(
+                    context=cfg.context_terms_weight,
+                    retrieval=cfg.retrieval_weight,
+                    position=cfg.position_weight,
+                    sentence=cfg.sentence_terms_weight,
+                    margin=cfg.highlight_margin,
+                ),
+            ),
+            relevance=Relevance(
+                min_score=cfg.min_score,
+                follow_ratio=cfg.follow_ratio,
+                per_article=cfg.passages_per_article,
+            ),
             top_k=cfg.top_k,
-            min_similarity=cfg.min_score,
+            candidate_articles=cfg.evidence_articles,
             max_question_chars=cfg.max_question_chars,
             clock=self.clock,
         )

@@ -15,6 +15,14 @@ _LANGUAGE = "en"
 CHARS_PER_WORD = 12
 _WORD = re.compile(r"\S+")
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\s*\n\s*\n|\s*$)", re.DOTALL)
+# A full sentence ends with a stop, possibly inside quotes or brackets; headings do not.
+_ENDS_SENTENCE = re.compile(r"[.!?…][\s\"'”’)\]]*$")
+_BYLINE = re.compile(
+    r"^(?:(?:Additional )?[Rr]eporting by|[Ww]ritten by|[Ee]dited by|By)\s+[A-Z]\S*\s+[A-Z]"
+    r"|contributed to this report"
+)
+_BYLINE_MAX_WORDS = 12
+_PROSE_MIN_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,14 @@ def sentence_spans(text: str) -> list[Span]:
                 start += len(piece) - len(piece.lstrip())
                 spans.append(Span(start, start + len(stripped)))
     return spans
+
+
+def is_prose(sentence: str) -> bool:
+    """A sentence that can carry news: long enough, ending with a stop, not a byline. Headings,
+    captions, list items and "Reporting by …" lines are not."""
+    words = len(sentence.split())
+    byline = words <= _BYLINE_MAX_WORDS and _BYLINE.search(sentence) is not None
+    return words >= _PROSE_MIN_WORDS and _ENDS_SENTENCE.search(sentence) is not None and not byline
 
 
 def _words(text: str, span: Span) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,7 @@ import numpy.typing as npt
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
 
-from retrieval.chunking import sentence_spans
+from retrieval.chunking import is_prose, sentence_spans
 from retrieval.embedding import Embedder
 from retrieval.terms import content_words
 
@@ -25,16 +24,8 @@ Matrix = npt.NDArray[np.floating[Any]]
 # (or 3 per sentence asked for) scores the same there as embedding every sentence.
 _MEANING_WEIGHT = 0.2
 _LEAD_WEIGHT = 0.2
-_MIN_WORDS = 6
 _SHORTLIST = 20
 _SHORTLIST_PER_PICK = 3
-# A full sentence ends with a stop, possibly inside quotes or brackets; headings do not.
-_ENDS_SENTENCE = re.compile(r"[.!?…][\s\"'”’)\]]*$")
-_BYLINE = re.compile(
-    r"^(?:(?:Additional )?[Rr]eporting by|[Ww]ritten by|[Ee]dited by|By)\s+[A-Z]\S*\s+[A-Z]"
-    r"|contributed to this report"
-)
-_BYLINE_MAX_WORDS = 12
 
 
 @dataclass(frozen=True)
@@ -45,12 +36,6 @@ class Selected:
     start: int
     end: int
     text: str
-
-
-def _is_sentence(text: str) -> bool:
-    words = len(text.split())
-    byline = words <= _BYLINE_MAX_WORDS and _BYLINE.search(text) is not None
-    return words >= _MIN_WORDS and _ENDS_SENTENCE.search(text) is not None and not byline
 
 
 def _terms(text: str) -> list[str]:
@@ -96,7 +81,7 @@ def key_sentences(
     # Built in reading order, so sorting chosen indexes restores it.
     candidates = []
     for index, text in enumerate(texts):
-        spans = [s for s in sentence_spans(text) if _is_sentence(text[s.start : s.end])]
+        spans = [s for s in sentence_spans(text) if is_prose(text[s.start : s.end])]
         candidates += [(index, position, span) for position, span in enumerate(spans)]
     if k <= 0 or not candidates:
         return []

@@ -18,6 +18,7 @@ class LexicalIndex(Protocol):
         self, query: str, k: int, *, allowed: Collection[int] | None = None
     ) -> list[tuple[int, float]]: ...
     def missing(self) -> int: ...
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]: ...
     def rebuild(self) -> None: ...
     def check(self) -> list[str]: ...
 
@@ -68,6 +69,16 @@ class FTS5Index:
         with self._tables.reading() as conn:
             passages = int(conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
         return abs(passages - len(self))
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many passages hold each term (in any inflection the index's stemmer folds):
+        what tells a question's rare, telling words from its common ones."""
+        sql = "SELECT COUNT(*) FROM passage_terms WHERE passage_terms MATCH ?"
+        with self._tables.reading() as conn:
+            return {
+                term: int(conn.execute(sql, ('"' + term.replace('"', '""') + '"',)).fetchone()[0])
+                for term in terms
+            }
 
     def rebuild(self) -> None:
         """Re-create the whole index from the store's passages (seconds; no model needed)."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+import snowballstemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -21,3 +23,17 @@ def content_words(text: str) -> list[str]:
 def content_terms(text: str) -> list[str]:
     """Content words in order of first appearance, without repeats."""
     return list(dict.fromkeys(content_words(text)))
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A content word's stem, so that "bombers" meets "bomber" and "bombing"."""
+    return str(_STEMMER.stemWord(word))
+
+
+def stems(text: str) -> set[str]:
+    """The stems of ``text``'s content words."""
+    return {stem(word) for word in content_words(text)}

@@ -8,9 +8,9 @@ from typing import Any
 
 from corpus.errors import BriefbotError
 from corpus.model import Clock, clean_text
-from retrieval.embedding import Embedder, Vectors
-from retrieval.highlight import highlight
-from retrieval.search import Hit, Searcher
+from retrieval.embedding import Vectors
+from retrieval.evidence import Evidence, EvidenceFinder, Found
+from retrieval.search import Searcher
 from retrieval.time_expressions import TimeQuery, parse_time
 from retrieval.window import Window
 
@@ -80,8 +80,45 @@ class Retrieval:
     question: str
     query: TimeQuery
     vector: Vectors
-    hits: list[Hit]
+    found: Found
     outside_window: bool = False
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        return self.found.evidence
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """When evidence counts as an answer; the settings' defaults were chosen on the Wikinews
+    development questions (`benchmarks/answer_eval.py`).
+
+    The best evidence must score ``min_score``. A further quote appears only when it reaches
+    ``min_score`` too and ``follow_ratio`` of the best, so quotes two and three are never
+    padding; it may be a second passage of the same article (up to ``per_article``), since the
+    answer is as often a few paragraphs on as in another article. A question naming someone or
+    something no article mentions is not answered at all: quoting articles that share its
+    other words is how unrelated answers happen.
+    """
+
+    min_score: float
+    follow_ratio: float
+    per_article: int
+
+    def keep(self, found: Found, k: int) -> list[Evidence]:
+        """The first ``k`` pieces of evidence that answer, at most ``per_article`` from one
+        article, or none."""
+        ranked = found.evidence
+        if found.unknown_names or not ranked or ranked[0].score < self.min_score:
+            return []
+        floor = max(ranked[0].score * self.follow_ratio, self.min_score)
+        kept: list[Evidence] = []
+        for evidence in ranked:
+            if evidence.score < floor or len(kept) == k:
+                break
+            if sum(e.article.id == evidence.article.id for e in kept) < self.per_article:
+                kept.append(evidence)
+        return kept
 
 
 NOTHING_FOUND = "I couldn't find anything relevant to that in the articles I have."
@@ -137,17 +174,19 @@ class AskService:
         self,
         searcher: Searcher,
         *,
-        embedder: Embedder,
+        evidence: EvidenceFinder,
+        relevance: Relevance,
         top_k: int,
-        min_similarity: float,
+        candidate_articles: int,
         max_question_chars: int,
         clock: Clock,
         time_aware: bool = True,
     ) -> None:
         self.searcher = searcher
-        self.embedder = embedder
+        self.evidence = evidence
+        self.relevance = relevance
         self.top_k = top_k
-        self.min_similarity = min_similarity
+        self.candidate_articles = candidate_articles
         self.max_question_chars = max_question_chars
         self.time_aware = time_aware
         self.clock = clock
@@ -163,53 +202,68 @@ class AskService:
         else:
             now, query = None, TimeQuery(text)
         vector = self.searcher.embed_query(query.text)
-        limit = k or self.top_k
+        limit = max(k or self.top_k, self.candidate_articles)
 
-        def search(window: Window | None) -> list[Hit]:
+        def search(window: Window | None) -> Found:
             hits = self.searcher.search(
                 query.text, k=limit, now=now, window=window, query_vector=vector
             )
-            return [hit for hit in hits if hit.similarity >= self.min_similarity]
+            return self.evidence.find(query.text, vector, hits)
 
-        hits = search(query.window)
-        if hits or query.window is None:
-            return Retrieval(question=text, query=query, vector=vector, hits=hits)
+        found = search(query.window)
+        if query.window is None or self.relevance.keep(found, 1):
+            return Retrieval(question=text, query=query, vector=vector, found=found)
         # Nothing in the period asked about: offer the best matches from other dates instead.
         return Retrieval(
-            question=text, query=query, vector=vector, hits=search(None), outside_window=True
+            question=text, query=query, vector=vector, found=search(None), outside_window=True
         )
 
     def ask(self, question: str, *, now: datetime | None = None, k: int | None = None) -> Answer:
-        found = self.retrieve(question, now=now, k=k)
-        if not found.hits:
-            return Answer(question=found.question, note=NOTHING_FOUND)
+        return self.answer(self.retrieve(question, now=now, k=k), k=k)
+
+    def answer(self, found: Retrieval, *, k: int | None = None) -> Answer:
+        """The quotes for retrieved evidence: those that answer, or "nothing found"."""
+        kept = self.relevance.keep(found.found, k or self.top_k)
+        if not kept:
+            return Answer(question=found.question, note=_nothing_found(found.found))
         note = None
         if found.outside_window:
             note = (
                 f"I found nothing relevant from {found.query.label()}; "
                 "these are the closest matches from other dates."
             )
-        return Answer(question=found.question, quotes=self._quotes(found), note=note)
-
-    def _quotes(self, found: Retrieval) -> list[Quote]:
-        marks = highlight(
-            [hit.passage.text for hit in found.hits],
-            question=found.query.text,
-            question_vector=found.vector,
-            embedder=self.embedder,
+        return Answer(
+            question=found.question,
+            quotes=[
+                _quote(
+                    self.evidence.highlight(
+                        found.query.text, found.vector, evidence, found.found.term_weights
+                    ),
+                    outside_window=found.outside_window,
+                )
+                for evidence in kept
+            ],
+            note=note,
         )
-        return [
-            Quote(
-                text=hit.passage.text,
-                highlights=tuple((span.start, span.end) for span in spans),
-                title=hit.article.title,
-                source=hit.article.source,
-                url=hit.article.url,
-                published_at=hit.article.published_at,
-                score=hit.score,
-                article_id=hit.passage.article_id,
-                passage_id=hit.passage.id,
-                outside_window=found.outside_window,
-            )
-            for hit, spans in zip(found.hits, marks, strict=True)
-        ]
+
+
+def _nothing_found(found: Found) -> str:
+    if not found.unknown_names:
+        return NOTHING_FOUND
+    names = " or ".join(f"“{name}”" for name in found.unknown_names[:3])
+    return f"I couldn't find anything about {names} in the articles I have."
+
+
+def _quote(evidence: Evidence, *, outside_window: bool) -> Quote:
+    return Quote(
+        text=evidence.passage.text,
+        highlights=tuple((span.start, span.end) for span in evidence.highlights),
+        title=evidence.article.title,
+        source=evidence.article.source,
+        url=evidence.article.url,
+        published_at=evidence.article.published_at,
+        score=evidence.score,
+        article_id=evidence.passage.article_id,
+        passage_id=evidence.passage.id,
+        outside_window=outside_window,
+    )

@@ -339,7 +339,8 @@ CANAL = [
 def test_long_passages_are_trimmed_to_discord_limits_around_the_answer(
     make_bot: MakeBot,
 ) -> None:
-    bot = make_bot(retrieval={"chunk_words": 1000})
+    # Passages of up to 1,000 words, and every match quoted however weak: three long quotes.
+    bot = make_bot(retrieval={"chunk_words": 1000, "min_score": 0.0, "follow_ratio": 0.0})
     assert len(bot.ingest_service.ingest_articles([(a.title, a) for a in CANAL]).added) == 3
     question = "How much did canal toll revenue fall in January?"
     quotes = bot.ask_service.ask(question).quotes

@@ -1,0 +1,201 @@
+"""Evidence: the passage and sentences that answer a question, inside the best articles found.
+
+Search ranks an article by its best-matching passage, which is often the lead repeating the
+headline's words rather than the passage holding the answer. So every passage of the best few
+articles is weighed against the question again, each article is represented by its best, and
+inside the passages that will be quoted each sentence is scored to find the one(s) to highlight.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.model import Article
+from corpus.store import ArticleStore, Passage
+from retrieval.chunking import Span, is_prose, sentence_spans
+from retrieval.embedding import Embedder, Vectors
+from retrieval.lexical import LexicalIndex
+from retrieval.search import Hit
+from retrieval.terms import content_terms, stem, stems
+from retrieval.vector_index import VectorIndex
+
+# A question asking for an amount is answered by a sentence with a figure in it.
+_QUANTITY = re.compile(
+    r"^\W*(?:how\s+(?:much|many|long|big|old|far|large|high|often|badly)\b|by\s+how\s+much\b"
+    r"|what\s+(?:share|percentage|proportion|number|amount|price|sum|figure)\b)",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+# A name: a capitalised word of four letters or more that does not open the question, without
+# a possessive "'s". Acronyms and abbreviations are left out (articles often spell them out, so
+# their absence proves nothing), and so are calendar words.
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]\w*(?:[ -][A-Z][a-z]\w*)*(?=(?:['’]s)?\b)")
+_CALENDAR = re.compile(
+    r"^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March"
+    r"|April|May|June|July|August|September|October|November|December|Today|Yesterday)$"
+)
+# Sentence bonuses and penalties, in units of cosine similarity (chosen with the weights).
+_FIGURE_BONUS = 0.1
+_NOT_PROSE_PENALTY = 0.1
+
+
+@dataclass(frozen=True)
+class EvidenceWeights:
+    """How passages and sentences are weighed; the settings' defaults were chosen on the
+    Wikinews development questions (`benchmarks/answer_eval.py`).
+
+    A passage scores its cosine similarity with the question, plus ``context`` times the share
+    of the question's term weight that it and its article's title hold, plus ``retrieval``
+    times its article's search score, minus ``position`` per passage before it in the article.
+    A sentence scores the cosine of the question with the sentence prefixed by the article's
+    title (so "It drew 205,000 people." keeps its subject), plus ``sentence`` times its share of
+    the question's term weight. Terms weigh their inverse document frequency, so a rare name
+    counts for more than "said". The runner-up sentence is highlighted too when it scores
+    within ``margin`` of the best (answers often span two sentences).
+    """
+
+    context: float
+    retrieval: float
+    position: float
+    sentence: float
+    margin: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """An article's best answer to a question: a passage and the sentence(s) in it that answer."""
+
+    article: Article
+    passage: Passage
+    score: float
+    highlights: tuple[Span, ...] = ()
+    """Offsets into ``passage.text`` of the answering sentence(s); set for quoted evidence."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """The evidence for a question, best first, and the names it asks about that no article
+    mentions (a question about "YouTube" when no article names it is not answered)."""
+
+    evidence: list[Evidence]
+    unknown_names: tuple[str, ...]
+    term_weights: dict[str, float]
+
+
+class EvidenceFinder:
+    def __init__(
+        self,
+        store: ArticleStore,
+        *,
+        embedder: Embedder,
+        vectors: VectorIndex,
+        lexical: LexicalIndex,
+        weights: EvidenceWeights,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.vectors = vectors
+        self.lexical = lexical
+        self.weights = weights
+
+    def find(self, question: str, vector: Vectors, hits: Sequence[Hit]) -> Found:
+        """Every passage of the articles of ``hits``, best first."""
+        names = list(dict.fromkeys(_names(question)))
+        frequencies = self.lexical.document_frequencies([*content_terms(question), *names])
+        unknown = tuple(name for name in names if not frequencies[name])
+        weights = _term_weights(question, frequencies, total=max(len(self.lexical), 1))
+        if not hits:
+            return Found([], unknown, weights)
+        article_ids = [hit.passage.article_id for hit in hits]
+        passage_ids = self.store.passage_ids_of(article_ids)
+        ids = [pid for article_id in article_ids for pid in passage_ids.get(article_id, [])]
+        passages = self.store.passages(ids)
+        similarity = dict(zip(ids, (self.vectors.vectors(ids) @ vector).tolist(), strict=True))
+        evidence = [
+            Evidence(
+                article=hit.article,
+                passage=passages[pid],
+                score=similarity[pid]
+                + self.weights.context
+                * _coverage(weights, f"{hit.article.title}\n{passages[pid].text}")
+                + self.weights.retrieval * hit.score
+                - self.weights.position * passages[pid].ordinal,
+            )
+            for hit in hits
+            for pid in passage_ids.get(hit.passage.article_id, [])
+        ]
+        evidence.sort(key=lambda e: -e.score)
+        return Found(evidence, unknown, weights)
+
+    def highlight(
+        self, question: str, vector: Vectors, evidence: Evidence, weights: dict[str, float]
+    ) -> Evidence:
+        """``evidence`` with its answering sentence(s) marked; ``weights`` are ``find``'s."""
+        text = evidence.passage.text
+        spans = sentence_spans(text)
+        if not spans:
+            return evidence
+        sentences = [text[s.start : s.end] for s in spans]
+        title = evidence.article.title.strip()
+        similarity = (
+            self.embedder.embed(
+                [f"{title}. {sentence}" if title else sentence for sentence in sentences]
+            )
+            @ vector
+        )
+        wants_figure = _QUANTITY.search(question) is not None
+        scores = np.array(
+            [
+                similarity[i]
+                + self.weights.sentence * _coverage(weights, sentence)
+                + (_FIGURE_BONUS if wants_figure and _DIGIT.search(sentence) else 0.0)
+                - (0.0 if is_prose(sentence) else _NOT_PROSE_PENALTY)
+                for i, sentence in enumerate(sentences)
+            ]
+        )
+        order = np.argsort(-scores, kind="stable")
+        chosen = [int(order[0])]
+        if len(order) > 1 and scores[order[1]] >= scores[order[0]] - self.weights.margin:
+            chosen.append(int(order[1]))
+        return Evidence(
+            article=evidence.article,
+            passage=evidence.passage,
+            score=evidence.score,
+            highlights=tuple(spans[i] for i in sorted(chosen)),
+        )
+
+
+def _names(question: str) -> list[str]:
+    """Runs of capitalised words ("Hurricane Dennis"), calendar words left out."""
+    names = []
+    for match in _NAME.finditer(question):
+        words = [w for w in match.group().split(" ") if not _CALENDAR.match(w)]
+        name = " ".join(words)
+        if len(name) >= 4:
+            names.append(name)
+    return names
+
+
+def _term_weights(question: str, frequencies: dict[str, int], *, total: int) -> dict[str, float]:
+    """Each content term of the question (by stem) and its inverse document frequency."""
+    weights: dict[str, float] = {}
+    for term in content_terms(question):
+        df = frequencies.get(term, 0)
+        idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
+        key = stem(term)
+        weights[key] = max(weights.get(key, 0.0), idf)
+    return weights
+
+
+def _coverage(weights: dict[str, float], text: str) -> float:
+    """The share of the question's term weight that ``text`` holds."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    found = stems(text)
+    return sum(weight for term, weight in weights.items() if term in found) / total
