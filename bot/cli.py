@@ -37,6 +37,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.subscriptions import describe, from_words, next_fire
 from bot.wiring import Briefbot
 from corpus.errors import BriefbotError
+from corpus.model import parse_instant
 from retrieval.window import Window
 
 app = typer.Typer(
@@ -117,12 +118,9 @@ def parse_now(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(
-            f"--now: {value!r} is not an ISO date-time (e.g. 2023-09-20T09:00+02:00)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_instant(value)
+    except ValueError as exc:
+        raise UserError(f"--now: {exc}") from None
 
 
 def _ready(bot: Briefbot) -> None:
@@ -295,7 +293,7 @@ def _load(bot: Briefbot) -> None:
         bot.prepare(progress=progress)
 
 
-def _start_terminal(bot: Briefbot) -> None:
+def _start_terminal(bot: Briefbot, *, now: datetime | None = None) -> None:
     _load(bot)
     bot.require_articles()
     with background_thread(
@@ -304,7 +302,7 @@ def _start_terminal(bot: Briefbot) -> None:
             announce=partial(_print_poll, console),
         )
     ):
-        terminal.chat(bot.commands, console=console)
+        terminal.chat(bot.commands, console=console, now=now)
 
 
 def _print_poll(out: Console, result: PollResult) -> None:
@@ -312,9 +310,20 @@ def _print_poll(out: Console, result: PollResult) -> None:
 
 
 @app.command()
-def chat(data_dir: DataDir = None) -> None:
+def chat(
+    now: Annotated[
+        str | None,
+        typer.Option(help="Reference time (ISO) for questions like “what happened yesterday?”."),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
     """Chat in the terminal (indexes the sample corpus on first start)."""
-    _guarded(lambda: _start_terminal(Briefbot(_settings(data_dir))))
+
+    def start() -> None:
+        reference = parse_now(now)
+        _start_terminal(Briefbot(_settings(data_dir)), now=reference)
+
+    _guarded(start)
 
 
 @app.command()

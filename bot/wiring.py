@@ -171,6 +171,7 @@ class Briefbot:
             candidate_articles=cfg.evidence_articles,
             max_question_chars=cfg.max_question_chars,
             clock=self.clock,
+            briefing=self.briefing_service,
         )
 
     @cached_property

@@ -42,6 +42,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def parse_instant(value: str) -> datetime:
+    """An ISO 8601 date-time given as a reference time; one without a timezone is taken as UTC.
+
+    Raises ValueError with a message that can be shown as it is.
+    """
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an ISO date-time (e.g. 2023-09-20T09:00+02:00)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def canonical_url(url: str) -> str:
     """Normalise a URL so that trivially different links to one page compare equal.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -73,6 +73,8 @@ class Evidence:
     article: Article
     passage: Passage
     score: float
+    coverage: float
+    """Share of the question's term weight that the passage and its article's title hold."""
     highlights: tuple[Span, ...] = ()
     """Offsets into ``passage.text`` of the answering sentence(s); set for quoted evidence."""
 
@@ -116,19 +118,20 @@ class EvidenceFinder:
         ids = [pid for article_id in article_ids for pid in passage_ids.get(article_id, [])]
         passages = self.store.passages(ids)
         similarity = dict(zip(ids, (self.vectors.vectors(ids) @ vector).tolist(), strict=True))
-        evidence = [
-            Evidence(
-                article=hit.article,
-                passage=passages[pid],
-                score=similarity[pid]
-                + self.weights.context
-                * _coverage(weights, f"{hit.article.title}\n{passages[pid].text}")
-                + self.weights.retrieval * hit.score
-                - self.weights.position * passages[pid].ordinal,
-            )
-            for hit in hits
-            for pid in passage_ids.get(hit.passage.article_id, [])
-        ]
+        evidence = []
+        for hit in hits:
+            for pid in passage_ids.get(hit.passage.article_id, []):
+                passage = passages[pid]
+                coverage = _coverage(weights, f"{hit.article.title}\n{passage.text}")
+                score = (
+                    similarity[pid]
+                    + self.weights.context * coverage
+                    + self.weights.retrieval * hit.score
+                    - self.weights.position * passage.ordinal
+                )
+                evidence.append(
+                    Evidence(article=hit.article, passage=passage, score=score, coverage=coverage)
+                )
         evidence.sort(key=lambda e: -e.score)
         return Found(evidence, unknown, weights)
 
@@ -162,12 +165,7 @@ class EvidenceFinder:
         chosen = [int(order[0])]
         if len(order) > 1 and scores[order[1]] >= scores[order[0]] - self.weights.margin:
             chosen.append(int(order[1]))
-        return Evidence(
-            article=evidence.article,
-            passage=evidence.passage,
-            score=evidence.score,
-            highlights=tuple(spans[i] for i in sorted(chosen)),
-        )
+        return replace(evidence, highlights=tuple(spans[i] for i in sorted(chosen)))
 
 
 def _names(question: str) -> list[str]:

@@ -13,6 +13,7 @@ from bot.commands import Commands
 from bot.rendering.terminal import render_answer, render_briefing, safe
 from bot.replies import Caller, Help, Notice, Reply
 from bot.services.ask import Answer
+from corpus.model import parse_instant
 
 # The person at the terminal runs the bot, so they may change what it knows.
 LOCAL = Caller(platform="terminal", channel="terminal", user="local", trusted=True)
@@ -32,9 +33,26 @@ def render_help(help_: Help) -> Text:
         if usage.example:
             text.append(f" — e.g. {usage.name} {usage.example}", style="dim")
         text.append("\n")
-    text.append("quit", style="bold")
+    text.append("now <date-time>", style="bold")
+    text.append("  answer as of that moment (now off: the current time)")
+    text.append(" — e.g. now 2005-07-08T09:00", style="dim")
+    text.append("\nquit", style="bold")
     text.append("  leave (or Ctrl-D)")
     return text
+
+
+def reference_time(argument: str, current: datetime | None) -> tuple[datetime | None, Text]:
+    """The terminal's ``now`` command: set, clear or show the reference time."""
+    if argument.lower() in {"off", "reset", "clear"}:
+        return None, Text("Answering as of the current time again.")
+    if argument:
+        try:
+            current = parse_instant(argument)
+        except ValueError as exc:
+            return current, Text(f"{exc}; the reference time is unchanged.", style="red")
+    if current is None:
+        return None, Text("Answering as of the current time.")
+    return current, Text(f"Answering as of {current.isoformat(timespec='minutes')}.")
 
 
 def render_reply(reply: Reply) -> RenderableType:
@@ -65,5 +83,10 @@ def chat(
             continue
         if line.lower() in {"quit", "exit", "/quit", "/exit"}:
             return
+        name, _, argument = line.removeprefix("/").partition(" ")
+        if name.lower() == "now":
+            now, said = reference_time(argument.strip(), now)
+            console.print(said)
+            continue
         reply = text_commands.run(commands, line.removeprefix("/"), LOCAL, now=now)
         console.print(render_reply(reply))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
 
 from bot.commands import PERMISSIONS, Commands
@@ -18,9 +19,15 @@ def command_name(text: str) -> str:
     return name if name in PERMISSIONS else ""
 
 
+def mistyped_command(word: str) -> str | None:
+    """The command a single word is a likely typo of ("subscibe"), if any."""
+    close = difflib.get_close_matches(word.lower(), PERMISSIONS, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
 def run(commands: Commands, text: str, caller: Caller, *, now: datetime | None = None) -> Reply:
-    """``<name> <arguments>``, or a bare question. One unknown word gets the command list
-    (it is more likely a mistyped command than a question); more words are a question."""
+    """``<name> <arguments>``, or a bare question. A single word is a question too ("sheep"),
+    unless it is a near miss of a command's name, when the command list says what was meant."""
     words = text.split()
     name = command_name(text)
     rest = text.strip()[len(words[0]) :].strip() if words else ""
@@ -28,8 +35,8 @@ def run(commands: Commands, text: str, caller: Caller, *, now: datetime | None =
         case "help":
             return commands.help()
         case "":
-            if len(words) == 1 and "?" not in text:
-                return commands.help(intro=f"I don't know the command “{words[0]}”.")
+            if len(words) == 1 and (meant := mistyped_command(words[0])):
+                return commands.help(intro=f"Did you mean “{meant}”?")
             return commands.ask(text, now=now)
         case "ask":
             return commands.ask(rest, now=now)

@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.services.briefing import Briefing, BriefingService
 from corpus.errors import BriefbotError
 from corpus.model import Clock, clean_text
 from retrieval.embedding import Vectors
 from retrieval.evidence import Evidence, EvidenceFinder, Found
 from retrieval.search import Searcher
+from retrieval.terms import content_terms, stem
 from retrieval.time_expressions import TimeQuery, parse_time
 from retrieval.window import Window
 
@@ -88,13 +90,17 @@ class Retrieval:
         return self.found.evidence
 
 
+# Questions of this many content words or fewer are keyword searches.
+_KEYWORD_QUERY = 2
+
+
 @dataclass(frozen=True)
 class Relevance:
     """When evidence counts as an answer; the settings' defaults were chosen on the Wikinews
     development questions (`benchmarks/answer_eval.py`).
 
-    The best evidence must score ``min_score``. A further quote appears only when it reaches
-    ``min_score`` too and ``follow_ratio`` of the best, so quotes two and three are never
+    The best evidence must score ``min_score``. A further quote appears only when it answers
+    too and scores ``follow_ratio`` of the best, so quotes two and three are never
     padding; it may be a second passage of the same article (up to ``per_article``), since the
     answer is as often a few paragraphs on as in another article. A question naming someone or
     something no article mentions is not answered at all: quoting articles that share its
@@ -105,20 +111,62 @@ class Relevance:
     follow_ratio: float
     per_article: int
 
+    def answers(self, evidence: Evidence, found: Found) -> bool:
+        """Evidence scoring ``min_score``, or holding every word of a question of one or two
+        words ("sheep"): a bare keyword is too short for its similarity to mean much."""
+        if evidence.score >= self.min_score:
+            return True
+        return len(found.term_weights) <= _KEYWORD_QUERY and evidence.coverage >= 1.0
+
     def keep(self, found: Found, k: int) -> list[Evidence]:
         """The first ``k`` pieces of evidence that answer, at most ``per_article`` from one
         article, or none."""
         ranked = found.evidence
-        if found.unknown_names or not ranked or ranked[0].score < self.min_score:
+        if found.unknown_names or not ranked or not self.answers(ranked[0], found):
             return []
-        floor = max(ranked[0].score * self.follow_ratio, self.min_score)
+        floor = ranked[0].score * self.follow_ratio
         kept: list[Evidence] = []
         for evidence in ranked:
             if evidence.score < floor or len(kept) == k:
                 break
+            if not self.answers(evidence, found):
+                continue
             if sum(e.article.id == evidence.article.id for e in kept) < self.per_article:
                 kept.append(evidence)
         return kept
+
+
+# Words that ask for the news in general rather than about something (stems).
+_NEWS_IN_GENERAL = frozenset(
+    stem(word)
+    for word in [
+        "happened",
+        "happening",
+        "going",
+        "news",
+        "stories",
+        "story",
+        "headlines",
+        "top",
+        "latest",
+        "biggest",
+        "main",
+        "important",
+        "events",
+        "anything",
+        "new",
+        "tell",
+        "briefing",
+        "summary",
+        "update",
+        "updates",
+    ]
+)
+
+
+def asks_for_news(text: str) -> bool:
+    """True for "what happened?" or "any news?" once the time expression is taken out."""
+    return all(stem(term) in _NEWS_IN_GENERAL for term in content_terms(text))
 
 
 NOTHING_FOUND = "I couldn't find anything relevant to that in the articles I have."
@@ -180,6 +228,7 @@ class AskService:
         candidate_articles: int,
         max_question_chars: int,
         clock: Clock,
+        briefing: BriefingService | None = None,
         time_aware: bool = True,
     ) -> None:
         self.searcher = searcher
@@ -188,19 +237,23 @@ class AskService:
         self.top_k = top_k
         self.candidate_articles = candidate_articles
         self.max_question_chars = max_question_chars
+        self.briefing = briefing
         self.time_aware = time_aware
         self.clock = clock
+
+    def _parse(self, question: str, now: datetime | None) -> tuple[str, TimeQuery, datetime | None]:
+        """The question made valid, its time expression, and the reference time (if any)."""
+        text = validate_question(question, max_chars=self.max_question_chars)
+        if not self.time_aware:
+            return text, TimeQuery(text), None
+        now = now or self.clock()
+        return text, parse_time(text, now=now), now
 
     def retrieve(
         self, question: str, *, now: datetime | None = None, k: int | None = None
     ) -> Retrieval:
         """The passages that answer ``question``, best first, before any highlighting."""
-        text = validate_question(question, max_chars=self.max_question_chars)
-        if self.time_aware:
-            now = now or self.clock()
-            query = parse_time(text, now=now)
-        else:
-            now, query = None, TimeQuery(text)
+        text, query, now = self._parse(question, now)
         vector = self.searcher.embed_query(query.text)
         limit = max(k or self.top_k, self.candidate_articles)
 
@@ -219,7 +272,47 @@ class AskService:
         )
 
     def ask(self, question: str, *, now: datetime | None = None, k: int | None = None) -> Answer:
+        text, query, _ = self._parse(question, now)
+        if query.window is not None and self.briefing is not None and asks_for_news(query.text):
+            return self._headlines(text, query, self.briefing.brief(query.window, limit=k or 5))
         return self.answer(self.retrieve(question, now=now, k=k), k=k)
+
+    def _headlines(self, question: str, query: TimeQuery, briefing: Briefing) -> Answer:
+        """A question about a period and nothing else ("what happened yesterday?"): the
+        period's top stories, each with its most telling sentence, quoted verbatim."""
+        if not briefing.stories:
+            return Answer(question=question, note=f"I have no articles from {query.label()}.")
+        quotes = []
+        for story in briefing.stories:
+            if not story.quotes:
+                continue
+            key = story.quotes[0]
+            article_id = key.article.id or 0
+            passages = self.searcher.store.passages(
+                self.searcher.store.passage_ids_of([article_id]).get(article_id, [])
+            )
+            passage = next((p for p in passages.values() if key.text in p.text), None)
+            if passage is None:
+                continue
+            start = passage.text.index(key.text)
+            quotes.append(
+                Quote(
+                    text=passage.text,
+                    highlights=((start, start + len(key.text)),),
+                    title=key.article.title,
+                    source=key.article.source,
+                    url=key.article.url,
+                    published_at=key.article.published_at,
+                    score=0.0,
+                    article_id=article_id,
+                    passage_id=passage.id,
+                )
+            )
+        return Answer(
+            question=question,
+            quotes=quotes,
+            note=f"The top stories from {query.label()}, one key sentence each:",
+        )
 
     def answer(self, found: Retrieval, *, k: int | None = None) -> Answer:
         """The quotes for retrieved evidence: those that answer, or "nothing found"."""

@@ -109,6 +109,37 @@ def test_terminal_chat_takes_the_chat_commands(sample_data_dir: Path, tmp_path: 
     assert "“x” is not a web address" in out
 
 
+def test_terminal_chat_answers_as_of_a_reference_time(
+    sample_data_dir: Path, tmp_path: Path
+) -> None:
+    """`chat --now` and the `now` command: "what happened yesterday?" gets that day's stories."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    lines = [
+        "what happened yesterday?",
+        "now 2005-07-03T12:00",
+        "what happened yesterday?",
+        "now soon",
+        "now off",
+        "sheep",
+        "quit",
+    ]
+    result = briefbot(
+        "chat", "--now", "2005-07-08T09:00", "--data-dir", str(data_dir),
+        stdin="\n".join(lines) + "\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())  # rich wraps long lines
+    first, _, rest = out.partition("Answering as of 2005-07-03T12:00")
+    assert "The top stories from “yesterday”" in first and "Wikinews · 2005-07-07" in first
+    assert "Wikinews · 2005-07-02" not in first
+    second, _, last = rest.partition("is not an ISO date-time")
+    assert "The top stories from “yesterday”" in second and "Wikinews · 2005-07-02" in second
+    assert "Wikinews · 2005-07-07" not in second
+    assert "Answering as of the current time again." in last
+    assert "sheep" in last.lower() and "Did you mean" not in last
+
+
 def test_run_explains_an_incomplete_chat_setup(tmp_path: Path) -> None:
     """Each half-configured Slack set-up fails at once, in one line, without echoing a token."""
     cases = [

@@ -20,8 +20,12 @@ ADMIN = Caller(platform="slack", channel="C1", user="UADMIN", trusted=True)
 def test_text_commands_parse_to_the_right_reply(sample_bot: Briefbot) -> None:
     commands = sample_bot.commands
     assert isinstance(run(commands, "", MEMBER), Help)
-    unknown = run(commands, "frobnicate", MEMBER)
-    assert isinstance(unknown, Help) and unknown.intro == "I don't know the command “frobnicate”."
+    typo = run(commands, "subscibe", MEMBER)
+    assert isinstance(typo, Help) and typo.intro == "Did you mean “subscribe”?"
+    # Any other single word is a question, searched like one.
+    word = run(commands, "sheep", MEMBER)
+    assert isinstance(word, Answer) and word.found
+    assert "sheep" in word.quotes[0].title.lower()
     question = "Why did Vanuatu ban Fijian biscuits?"
     for text in (f"ask {question}", question):
         answer = run(commands, text, MEMBER, now=NOW)

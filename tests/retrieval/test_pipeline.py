@@ -63,6 +63,50 @@ def test_unrelated_question_gets_the_nothing_found_answer(sample_bot: Briefbot) 
     assert answer.note and "couldn't find anything" in answer.note
 
 
+def test_a_question_about_something_no_article_names_is_refused_naming_it(
+    sample_bot: Briefbot,
+) -> None:
+    """Google is in the sample articles, YouTube is not: quoting Google stories would mislead."""
+    answer = sample_bot.ask_service.ask("How much is Google paying to buy YouTube?")
+    assert not answer.found
+    assert answer.note == "I couldn't find anything about “YouTube” in the articles I have."
+
+
+BRIDGE = Article(
+    title="Harbour bridge reopens after repairs",
+    text="\n\n".join(
+        [
+            "The harbour bridge reopened to traffic on Friday after eight months of repairs,"
+            " the city council said. Drivers queued from early morning to cross the bridge.",
+            "The bridge was closed in March when inspectors found corroded cables beneath the"
+            " deck. Ferries carried commuters across the harbour while it was shut, and the"
+            " council added extra buses on the ring road.",
+            "Local shops near the bridge said trade had fallen during the closure. Several"
+            " cafes on the waterfront cut their opening hours over the winter months.",
+            "Engineers replaced forty cables and resurfaced the deck. The repairs cost 12.4"
+            " million euros, the council's finance officer said, slightly over the budget.",
+            "The council plans to inspect the cables every two years from now on.",
+        ]
+    ),
+    url="https://news.example/bridge",
+    source="Harbour Times",
+    published_at=datetime(2024, 1, 19, 9, tzinfo=UTC),
+)
+
+
+def test_the_answer_is_quoted_from_past_the_lead_and_highlighted(make_bot: MakeBot) -> None:
+    bot = make_bot(retrieval={"chunk_words": 40})
+    bot.ingest_service.ingest_articles(_items([BRIDGE, *SMALL]))
+    answer = bot.ask_service.ask("How much did the harbour bridge repairs cost?")
+    assert answer.found
+    top = answer.quotes[0]
+    assert "12.4 million euros" in top.text and "12.4 million euros" in top.highlight
+    assert not top.text.startswith("The harbour bridge reopened")  # not the lead
+    assert top.text in BRIDGE.text  # verbatim
+    # No padding: the volcano and the central bank have nothing to say about the bridge.
+    assert {q.url for q in answer.quotes} == {BRIDGE.url}
+
+
 @pytest.mark.parametrize("question", ["", "   \n\t ", "why " * 25_000])
 def test_bad_questions_get_a_clear_error(sample_bot: Briefbot, question: str) -> None:
     with pytest.raises(QuestionError) as info:

@@ -367,14 +367,14 @@ def test_help_and_unknown_commands_list_the_commands(
     async def scenario() -> None:
         async with http_mode(adapter_for(sample_bot, slack)) as client:
             await send_command(client, slack, "help")
-            await send_command(client, slack, "frobnicate")
+            await send_command(client, slack, "subscibe")
             helps = await eventually(lambda: slack.responses[1:] and slack.responses)
         for reply in helps:
             assert reply["response_type"] == "ephemeral"
             listing = texts(reply)[0]
             for name in ("ask", "today", "briefing", "subscribe", "add", "follow", "feeds"):
                 assert f"`/brief {name}" in listing
-        assert "I don't know the command “frobnicate”" in texts(helps[1])[0]
+        assert "Did you mean “subscribe”?" in texts(helps[1])[0]
 
     run(scenario)
 
