@@ -42,13 +42,13 @@ class RetrievalSettings(BaseModel):
         description="Below this evidence score the best passage counts as unrelated.",
     )
     follow_ratio: float = Field(
-        default=0.85,
+        default=0.75,
         ge=0.0,
         le=1.0,
         description="A second or third quote must score at least this share of the first.",
     )
     passages_per_article: int = Field(
-        default=2, ge=1, le=10, description="Most quotes taken from one article."
+        default=3, ge=1, le=10, description="Most quotes taken from one article."
     )
     evidence_articles: int = Field(
         default=8, ge=1, le=50, description="Best articles whose every passage is weighed."

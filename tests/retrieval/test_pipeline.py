@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,9 +50,8 @@ def test_sample_question_quotes_the_frigate_passage(sample_bot: Briefbot) -> Non
     # Quotes are verbatim: the passage is a slice of the stored article.
     article = sample_bot.store.articles([top.article_id])[top.article_id]
     assert top.text in article.text
-    # Never the same passage twice, and at most two from one article.
+    # Never the same passage twice.
     assert len({q.passage_id for q in answer.quotes}) == len(answer.quotes)
-    assert max(Counter(q.article_id for q in answer.quotes).values()) <= 2
 
 
 def test_unrelated_question_gets_the_nothing_found_answer(sample_bot: Briefbot) -> None:
