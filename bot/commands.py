@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from bot.conversations import ConversationStore
 from bot.replies import Caller, Help, Notice, Usage, poll_summary, problem, report_lines
 from bot.services.ask import Answer, AskService, QuestionError
 from bot.services.briefing import Briefing, BriefingService
@@ -98,6 +99,10 @@ class BriefingDefaults:
     stories: int
 
 
+Conversation = tuple[str, str]
+"""A platform and its name for one conversation (a Slack thread, a Discord reply chain)."""
+
+
 class Commands:
     """The commands of every chat platform, over the services they use."""
 
@@ -109,10 +114,12 @@ class Commands:
         ingest_service: IngestService,
         feed_service: FeedService,
         subscriptions: SubscriptionStore,
+        conversations: ConversationStore,
         defaults: BriefingDefaults,
         clock: Clock,
     ) -> None:
         self.ask_service = ask_service
+        self.conversations = conversations
         self.briefing_service = briefing_service
         self.ingest_service = ingest_service
         self.feed_service = feed_service
@@ -134,11 +141,30 @@ class Commands:
         failure = self.ingest_service.oversized(name, size)
         return None if failure is None else _ingested(IngestReport(failures=[failure]))
 
-    def ask(self, question: str, *, now: datetime | None = None) -> Answer | Notice:
+    def ask(
+        self,
+        question: str,
+        *,
+        now: datetime | None = None,
+        conversation: Conversation | None = None,
+    ) -> Answer | Notice:
+        """Answer a question; within a ``conversation`` (a thread, a reply chain, a terminal
+        session) a follow-up is read against the question before it."""
+        previous = self.conversations.last(*conversation) if conversation else None
         try:
-            return self.ask_service.ask(question, now=now)
+            answer = self.ask_service.ask(question, now=now, previous=previous)
         except QuestionError as exc:
             return problem(str(exc))
+        if conversation is not None:
+            self.remember(conversation, answer)
+        return answer
+
+    def remember(self, conversation: Conversation, reply: object) -> None:
+        """Make ``reply``, if it is an answer that quoted something, the one a follow-up in
+        ``conversation`` refers to."""
+        turn = reply.turn() if isinstance(reply, Answer) else None
+        if turn is not None:
+            self.conversations.remember(*conversation, turn)
 
     def briefing(
         self,

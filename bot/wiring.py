@@ -11,6 +11,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.commands import BriefingDefaults, Commands
+from bot.conversations import ConversationStore
 from bot.scheduler import BriefingScheduler, Cycle, Sender, cycles
 from bot.services.ask import AskService, Relevance
 from bot.services.briefing import BriefingService, DeliveryLog
@@ -234,12 +235,17 @@ class Briefbot:
             ingest_service=self.ingest_service,
             feed_service=self.feed_service,
             subscriptions=self.subscriptions,
+            conversations=self.conversations,
             defaults=BriefingDefaults(
                 timezone=ZoneInfo(self.settings.briefing.timezone),
                 stories=self.settings.briefing.stories,
             ),
             clock=self.clock,
         )
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        return ConversationStore(self.store_path, clock=self.clock)
 
     @cached_property
     def subscriptions(self) -> SubscriptionStore:

@@ -156,3 +156,8 @@ def subscribe_due_now(bot: Briefbot, *, platform: str, channel: str) -> None:
             days=DAILY,
         )
     )
+
+
+# A question about the sample corpus's biggest story, and a follow-up that means "after it".
+LONDON = "Who claimed responsibility for the London bombings?"
+NEXT = "what happened next?"

@@ -180,10 +180,14 @@ def attachment(name: str, size: int, url: str) -> dict[str, Any]:
 
 
 def channel_message(
-    content: str, *, author: dict[str, Any], mentions: list[dict[str, Any]]
+    content: str,
+    *,
+    author: dict[str, Any],
+    mentions: list[dict[str, Any]],
+    reply_to: str | None = None,
 ) -> dict[str, Any]:
-    """A MESSAGE_CREATE payload posted in the server's channel."""
-    return {
+    """A MESSAGE_CREATE payload posted in the server's channel, replying to ``reply_to``."""
+    message = {
         "id": str(next(_ids)),
         "channel_id": str(CHANNEL_ID),
         "guild_id": str(GUILD_ID),
@@ -201,6 +205,10 @@ def channel_message(
         "edited_timestamp": None,
         "flags": 0,
     }
+    if reply_to is None:
+        return message
+    reference = {"message_id": reply_to, "channel_id": str(CHANNEL_ID), "guild_id": str(GUILD_ID)}
+    return message | {"type": 19, "message_reference": reference}
 
 
 class FakeDiscord:
@@ -211,6 +219,8 @@ class FakeDiscord:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.posted: list[dict[str, Any]] = []
+        """Messages the bot created, as Discord returned them (with their ids)."""
         self.files: dict[str, bytes] = {}
         self.identify: dict[str, Any] | None = None
         self.ready = asyncio.Event()
@@ -337,14 +347,15 @@ class FakeDiscord:
             return self._message(body, channel=int(parts[1]), webhook=False)
         raise web.HTTPNotFound(text=f"the fake Discord has no {method} {path}")
 
-    @staticmethod
-    def _message(body: dict[str, Any], *, channel: int, webhook: bool) -> dict[str, Any]:
+    def _message(self, body: dict[str, Any], *, channel: int, webhook: bool) -> dict[str, Any]:
         sent = {key: body.get(key) for key in ("content", "embeds")}
-        return channel_message(str(sent["content"] or ""), author=BOT_USER, mentions=[]) | {
+        message = channel_message(str(sent["content"] or ""), author=BOT_USER, mentions=[]) | {
             "channel_id": str(channel),
             "embeds": sent["embeds"] or [],
             **({"webhook_id": str(APP_ID)} if webhook else {}),
         }
+        self.posted.append(message)
+        return message
 
 
 def _sender(socket: web.WebSocketResponse, *, compress: str | None) -> Send:

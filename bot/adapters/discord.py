@@ -332,14 +332,24 @@ class DiscordAdapter:
         if me is None or message.author.bot or all(u.id != me.id for u in message.mentions):
             return
         text = " ".join(re.sub(rf"<@!?{me.id}>", " ", message.content).split())
+        # A reply to one of the bot's answers continues that answer's conversation.
+        replied_to = message.reference.message_id if message.reference else None
+        conversation = ("discord", str(replied_to)) if replied_to else None
+        reply: Reply | None = None
         try:
-            reply = await asyncio.to_thread(text_commands.converse, self.commands, text)
+            reply = await asyncio.to_thread(
+                text_commands.converse, self.commands, text, conversation=conversation
+            )
             messages = reply_messages(reply)
         except Exception:
             log.exception("answering a Discord mention failed")
             messages = [{"content": APOLOGY, "embeds": []}]
         first, *rest = messages
-        await message.reply(first["content"], embeds=_embeds(first), allowed_mentions=NO_MENTIONS)
+        sent = await message.reply(
+            first["content"], embeds=_embeds(first), allowed_mentions=NO_MENTIONS
+        )
+        if reply is not None:
+            await asyncio.to_thread(self.commands.remember, ("discord", str(sent.id)), reply)
         for extra in rest:
             await message.channel.send(
                 extra["content"], embeds=_embeds(extra), allowed_mentions=NO_MENTIONS

@@ -32,7 +32,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import text as text_commands
-from bot.commands import Commands
+from bot.commands import Commands, Conversation
 from bot.rendering import slack as render
 from bot.replies import Caller, Notice, Reply, is_public
 from bot.services.briefing import Briefing
@@ -219,7 +219,8 @@ class SlackAdapter:
 
         caller = self._caller(channel, user)
         try:
-            for reply in await self._replies(event, caller, post):
+            conversation = ("slack", f"{channel}/{thread}")
+            for reply in await self._replies(event, caller, post, conversation):
                 for message in render.reply_messages(reply, command=self.settings.command):
                     await post(message)
         except Exception:
@@ -231,6 +232,7 @@ class SlackAdapter:
         event: dict[str, Any],
         caller: Caller,
         post: Callable[[dict[str, Any]], Awaitable[None]],
+        conversation: Conversation,
     ) -> list[Reply]:
         files = event.get("files") or []
         if files:
@@ -240,7 +242,10 @@ class SlackAdapter:
             await post({"text": f"Adding {names} — one moment."})
             return [await self._add_file(caller, file) for file in files]
         text = from_slack(event.get("text", ""))
-        return [await asyncio.to_thread(text_commands.converse, self.commands, text)]
+        reply = await asyncio.to_thread(
+            text_commands.converse, self.commands, text, conversation=conversation
+        )
+        return [reply]
 
     async def _add_file(self, caller: Caller, file: dict[str, Any]) -> Notice:
         name = file.get("name") or "upload"

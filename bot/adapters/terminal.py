@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -73,6 +74,8 @@ def chat(
     now: datetime | None = None,
 ) -> None:
     console.print(f"[bold]briefbot[/bold] — {INTRO}")
+    # One conversation per session: a follow-up refers to this session's last answer only.
+    session = ("terminal", uuid.uuid4().hex)
     while True:
         try:
             line = read("\nyou › ").strip()
@@ -88,5 +91,7 @@ def chat(
             now, said = reference_time(argument.strip(), now)
             console.print(said)
             continue
-        reply = text_commands.run(commands, line.removeprefix("/"), LOCAL, now=now)
+        reply = text_commands.run(
+            commands, line.removeprefix("/"), LOCAL, now=now, conversation=session
+        )
         console.print(render_reply(reply))

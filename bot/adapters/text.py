@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from datetime import datetime
 
-from bot.commands import PERMISSIONS, Commands
+from bot.commands import PERMISSIONS, Commands, Conversation
 from bot.replies import Caller, Reply, problem
 from bot.subscriptions import SubscriptionError, schedule_words, split_topics
 
@@ -25,7 +25,14 @@ def mistyped_command(word: str) -> str | None:
     return close[0] if close else None
 
 
-def run(commands: Commands, text: str, caller: Caller, *, now: datetime | None = None) -> Reply:
+def run(
+    commands: Commands,
+    text: str,
+    caller: Caller,
+    *,
+    now: datetime | None = None,
+    conversation: Conversation | None = None,
+) -> Reply:
     """``<name> <arguments>``, or a bare question. A single word is a question too ("sheep"),
     unless it is a near miss of a command's name, when the command list says what was meant."""
     words = text.split()
@@ -37,9 +44,9 @@ def run(commands: Commands, text: str, caller: Caller, *, now: datetime | None =
         case "":
             if len(words) == 1 and (meant := mistyped_command(words[0])):
                 return commands.help(intro=f"Did you mean “{meant}”?")
-            return commands.ask(text, now=now)
+            return commands.ask(text, now=now, conversation=conversation)
         case "ask":
-            return commands.ask(rest, now=now)
+            return commands.ask(rest, now=now, conversation=conversation)
         case "today":
             return commands.briefing(caller, topics=split_topics(rest.split()), now=now)
         case "briefing":
@@ -78,8 +85,15 @@ def run(commands: Commands, text: str, caller: Caller, *, now: datetime | None =
     return commands.help()
 
 
-def converse(commands: Commands, text: str, *, now: datetime | None = None) -> Reply:
-    """A message to the bot (a mention or a DM): help when asked for, else a question."""
+def converse(
+    commands: Commands,
+    text: str,
+    *,
+    now: datetime | None = None,
+    conversation: Conversation | None = None,
+) -> Reply:
+    """A message to the bot (a mention or a DM): help when asked for, else a question, read
+    as a follow-up when ``conversation`` had one before it."""
     if text.strip().lower().lstrip("/") in {"", "help"}:
         return commands.help()
-    return commands.ask(text, now=now)
+    return commands.ask(text, now=now, conversation=conversation)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from corpus.errors import BriefbotError
 from corpus.model import Clock, clean_text
 from retrieval.embedding import Vectors
 from retrieval.evidence import Evidence, EvidenceFinder, Found
+from retrieval.follow_up import Turn, is_follow_up, resolve
 from retrieval.search import Searcher
 from retrieval.terms import content_terms, stem
 from retrieval.time_expressions import TimeQuery, parse_time
@@ -61,6 +62,18 @@ class Answer:
     question: str
     quotes: list[Quote] = field(default_factory=list)
     note: str | None = None
+    searched: str | None = None
+    """The question as searched, when it differs: a follow-up with its context added."""
+
+    def turn(self) -> Turn | None:
+        """What a follow-up to this answer refers to; nothing when nothing was quoted."""
+        if not self.quotes:
+            return None
+        return Turn(
+            self.searched or self.question,
+            tuple(dict.fromkeys(q.article_id for q in self.quotes)),
+            self.quotes[0].published_at,
+        )
 
     @property
     def found(self) -> bool:
@@ -254,6 +267,11 @@ class AskService:
     ) -> Retrieval:
         """The passages that answer ``question``, best first, before any highlighting."""
         text, query, now = self._parse(question, now)
+        return self._retrieve(text, query, now=now, k=k)
+
+    def _retrieve(
+        self, text: str, query: TimeQuery, *, now: datetime | None, k: int | None
+    ) -> Retrieval:
         vector = self.searcher.embed_query(query.text)
         limit = max(k or self.top_k, self.candidate_articles)
 
@@ -271,11 +289,23 @@ class AskService:
             question=text, query=query, vector=vector, found=search(None), outside_window=True
         )
 
-    def ask(self, question: str, *, now: datetime | None = None, k: int | None = None) -> Answer:
-        text, query, _ = self._parse(question, now)
-        if query.window is not None and self.briefing is not None and asks_for_news(query.text):
+    def ask(
+        self,
+        question: str,
+        *,
+        now: datetime | None = None,
+        k: int | None = None,
+        previous: Turn | None = None,
+    ) -> Answer:
+        """Answer ``question``; ``previous`` is the conversation's last turn, which a follow-up
+        ("what happened next?") is read against."""
+        text, query, now = self._parse(question, now)
+        if previous is not None and is_follow_up(text):
+            query = resolve(query, previous, now=now)
+        elif query.window is not None and self.briefing is not None and asks_for_news(query.text):
             return self._headlines(text, query, self.briefing.brief(query.window, limit=k or 5))
-        return self.answer(self.retrieve(question, now=now, k=k), k=k)
+        answer = self.answer(self._retrieve(text, query, now=now, k=k), k=k)
+        return replace(answer, searched=query.text) if query.text != text else answer
 
     def _headlines(self, question: str, query: TimeQuery, briefing: Briefing) -> Answer:
         """A question about a period and nothing else ("what happened yesterday?"): the

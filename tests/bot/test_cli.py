@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.articles import ARTICLE_PAGE, KIM
+from tests.articles import ARTICLE_PAGE, KIM, LONDON, NEXT
 from tests.cli_harness import briefbot, one_line_error
 from tests.http_server import LoopbackServer, Reply
 
@@ -138,6 +138,19 @@ def test_terminal_chat_answers_as_of_a_reference_time(
     assert "Wikinews · 2005-07-07" not in second
     assert "Answering as of the current time again." in last
     assert "sheep" in last.lower() and "Did you mean" not in last
+
+
+def test_terminal_chat_follows_up_within_the_session(
+    sample_data_dir: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    stdin = "\n".join([LONDON, NEXT, "quit"]) + "\n"
+    result = briefbot("chat", "--data-dir", str(data_dir), stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    _, first, later, _ = " ".join(result.stdout.split()).split("you ›")
+    assert "London" in first and "2005-07-07" in first
+    assert "London" in later and "2005-07-07" not in later
 
 
 def test_run_explains_an_incomplete_chat_setup(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,7 @@ from bot.settings import DiscordSettings
 from bot.wiring import Briefbot
 from corpus.model import Article
 from retrieval.window import Window
-from tests.articles import ARTICLE_PAGE, KIM
+from tests.articles import ARTICLE_PAGE, KIM, LONDON, NEXT
 from tests.conftest import MakeBot
 from tests.discord_harness import (
     APP_ID,
@@ -386,6 +387,30 @@ def test_a_mention_is_answered_once_in_a_reply_and_bots_are_ignored(
         assert top["footer"]["text"] == "TASS · 2023-09-19"
         assert str(help_reply["message_reference"]["message_id"]) == help_["id"]
         assert "`/ask <question>`" in help_reply["content"]
+
+    run(adapter_for(sample_bot), scenario)
+
+
+def test_a_reply_to_an_answer_is_read_as_a_follow_up(sample_bot: Briefbot) -> None:
+    me = f"<@{BOT_USER['id']}>"
+
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        asked = channel_message(f"{me} {LONDON}", author=user(42), mentions=[BOT_USER])
+        await gateway_event(adapter, "MESSAGE_CREATE", asked)
+        [answer] = fake.posted
+        follow_up = channel_message(
+            f"{me} {NEXT}", author=user(42), mentions=[BOT_USER], reply_to=answer["id"]
+        )
+        await gateway_event(adapter, "MESSAGE_CREATE", follow_up)
+        # The same words not replying to an answer have nothing to refer to.
+        alone = channel_message(f"{me} {NEXT}", author=user(42), mentions=[BOT_USER])
+        await gateway_event(adapter, "MESSAGE_CREATE", alone)
+        first, later, lone = (json.dumps(c.body) for c in fake.sent("POST", "/channels/"))
+        assert "London" in first and "2005-07-07" in first
+        # The story's later developments: about London, published after the first answer's.
+        assert "London" in later and "2005-07-07" not in later
+        assert re.search(r"2005-07-(?:0[89]|[1-3]\d)", later)
+        assert "couldn't find anything" in lone
 
     run(adapter_for(sample_bot), scenario)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from bot.services.briefing import Briefing
 from bot.settings import SlackSettings
 from bot.wiring import Briefbot
 from retrieval.window import Window
-from tests.articles import REPOSITORY
+from tests.articles import LONDON, NEXT, REPOSITORY
 from tests.conftest import MakeBot
 from tests.http_server import LoopbackServer, Reply
 from tests.slack_harness import (
@@ -84,6 +85,36 @@ def test_a_mention_is_answered_in_its_thread(sample_bot: Briefbot, slack: MockSl
             assert_biscuit_answer(message)
 
     run(scenario)
+
+
+def test_a_follow_up_in_a_thread_is_read_against_the_question_before_it(
+    sample_bot: Briefbot, slack: MockSlack
+) -> None:
+    root = "1700000100.000001"
+
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            await send_event(client, event_body(mention(LONDON, ts=root), event_id="EvL1"))
+            await eventually(lambda: slack.posted)
+            follow_up = mention(NEXT, ts="1700000100.000002") | {"thread_ts": root}
+            await send_event(client, event_body(follow_up, event_id="EvL2"))
+            await eventually(lambda: len(slack.posted) == 2)
+            # The same words outside the thread have nothing to refer to.
+            alone = mention(NEXT, ts="1700000100.000003")
+            await send_event(client, event_body(alone, event_id="EvL3"))
+            await eventually(lambda: len(slack.posted) == 3)
+            await eventually(idle)
+
+    run(scenario)
+    first, later, alone = slack.posted
+    assert later["thread_ts"] == root
+    said = " ".join(texts(first))
+    assert "London" in said and "2005-07-07" in said
+    # The story's later developments: about London, all published after the first answer's.
+    followed = " ".join(texts(later))
+    assert "London" in followed and "2005-07-07" not in followed
+    assert re.search(r"2005-07-(?:0[89]|[1-3]\d)", followed)
+    assert "couldn't find anything" in json.dumps(alone)
 
 
 @pytest.mark.parametrize(
