@@ -17,16 +17,18 @@ user would. Questions: ``wikinews/questions_dev.jsonl`` (80 fact, 20 time with a
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import re
 import statistics
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from bot.services.ask import Answer, Retrieval
+from bot.services.ask import Answer, AskService, Retrieval
 from bot.settings import load_settings
 from bot.wiring import Briefbot
 
@@ -139,6 +141,27 @@ def details(results: Sequence[Scored]) -> list[dict[str, object]]:
     ]
 
 
+def run(service: AskService, questions: Sequence[Question]) -> list[Scored]:
+    results = []
+    for question in questions:
+        started = time.perf_counter()
+        found = service.retrieve(question.text, now=question.now)
+        answer = service.answer(found)
+        results.append(score(question, found, answer, time.perf_counter() - started))
+    return results
+
+
+def misspelt(question: str) -> str:
+    """The question with its longest lower-case word missing a middle letter, as a hurried
+    typist writes it ("bombng"); deterministic, so runs compare."""
+    words: list[str] = re.findall(r"\b[a-z]{5,}\b", question)
+    if not words:
+        return question
+    word = max(words, key=len)
+    middle = len(word) // 2
+    return re.sub(rf"\b{word}\b", word[:middle] + word[middle + 1 :], question, count=1)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, default=DATASETS)
@@ -146,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--data-dir", type=Path, help="keep the ingested corpus here and reuse it on later runs"
     )
     parser.add_argument("--details", type=Path, help="write every answer here as JSON")
+    parser.add_argument(
+        "--typos",
+        action="store_true",
+        help="misspell one word of each question, and compare answers without spelling correction",
+    )
     args = parser.parse_args(argv)
 
     questions = load_questions(args.datasets / "questions_dev.jsonl")
@@ -160,12 +188,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(
                 f"ingested {len(ingested.added)} articles in {time.perf_counter() - started:.0f} s"
             )
-        results = []
-        for question in questions:
-            started = time.perf_counter()
-            found = bot.ask_service.retrieve(question.text, now=question.now)
-            answer = bot.ask_service.answer(found)
-            results.append(score(question, found, answer, time.perf_counter() - started))
+        if args.typos:
+            questions = [replace(q, text=misspelt(q.text)) for q in questions]
+            uncorrected = copy.copy(bot.ask_service)
+            uncorrected.spelling = None
+            print("\nmisspelt questions, without spelling correction:")
+            report(run(uncorrected, questions))
+            print("\nmisspelt questions, with spelling correction:")
+        results = run(bot.ask_service, questions)
         print(f"{len(questions)} questions over {bot.store.count_articles()} articles")
     report(results)
     if args.details:

@@ -81,6 +81,7 @@ class CachedEmbedder:
     def __init__(self, inner: Embedder) -> None:
         self.name = inner.name
         self.dim = inner.dim
+        self.words = inner.words
         self._inner = inner
         self._cache: dict[str, Vectors] = {}
 

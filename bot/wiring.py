@@ -30,6 +30,7 @@ from retrieval.evidence import EvidenceFinder, EvidenceWeights
 from retrieval.indexing import Indexer, Progress
 from retrieval.lexical import FTS5Index
 from retrieval.search import Fusion, Searcher
+from retrieval.spelling import SpellingCorrector
 from retrieval.vector_index import FaissIndex, snapshot_path
 
 # Index files of earlier versions, which kept vectors only in FAISS and keywords in a file of
@@ -163,6 +164,7 @@ class Briefbot:
                     margin=cfg.highlight_margin,
                 ),
             ),
+            spelling=SpellingCorrector(self.lexical, known_words=self.embedder.words),
             relevance=Relevance(
                 min_score=cfg.min_score,
                 follow_ratio=cfg.follow_ratio,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +30,11 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Whole words the model's tokenizer knows: real words, which are never typos."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> Vectors: ...
 
@@ -63,6 +69,11 @@ class SentenceTransformerEmbedder:
         if dim is None:
             raise ValueError(f"model {name!r} does not report an embedding dimension")
         self.dim = dim
+
+    @functools.cached_property
+    def words(self) -> frozenset[str]:
+        vocabulary = self._model.tokenizer.get_vocab()
+        return frozenset(w for w in vocabulary if w.isalpha() and not w.startswith("##"))
 
     @property
     def max_tokens(self) -> int:

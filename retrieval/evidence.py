@@ -118,6 +118,10 @@ class EvidenceFinder:
         ids = [pid for article_id in article_ids for pid in passage_ids.get(article_id, [])]
         passages = self.store.passages(ids)
         similarity = dict(zip(ids, (self.vectors.vectors(ids) @ vector).tolist(), strict=True))
+        # The recency prior, relative to the newest candidate: it orders articles of different
+        # ages as search did, and leaves the scores of equally old ones (and the cut-offs
+        # calibrated on them) as they are.
+        newest = max(hit.recency for hit in hits)
         evidence = []
         for hit in hits:
             for pid in passage_ids.get(hit.passage.article_id, []):
@@ -128,7 +132,7 @@ class EvidenceFinder:
                     + self.weights.context * coverage
                     + self.weights.retrieval * hit.score
                     - self.weights.position * passage.ordinal
-                )
+                ) * (hit.recency / newest)
                 evidence.append(
                     Evidence(article=hit.article, passage=passage, score=score, coverage=coverage)
                 )
@@ -136,36 +140,45 @@ class EvidenceFinder:
         return Found(evidence, unknown, weights)
 
     def highlight(
-        self, question: str, vector: Vectors, evidence: Evidence, weights: dict[str, float]
-    ) -> Evidence:
-        """``evidence`` with its answering sentence(s) marked; ``weights`` are ``find``'s."""
-        text = evidence.passage.text
-        spans = sentence_spans(text)
-        if not spans:
-            return evidence
-        sentences = [text[s.start : s.end] for s in spans]
-        title = evidence.article.title.strip()
-        similarity = (
-            self.embedder.embed(
-                [f"{title}. {sentence}" if title else sentence for sentence in sentences]
-            )
-            @ vector
-        )
+        self, question: str, vector: Vectors, quoted: Sequence[Evidence], found: Found
+    ) -> list[Evidence]:
+        """``quoted`` with their answering sentence(s) marked (one model call for all)."""
+        spans = [sentence_spans(e.passage.text) for e in quoted]
+        sentences = [
+            [e.passage.text[s.start : s.end] for s in found_spans]
+            for e, found_spans in zip(quoted, spans, strict=True)
+        ]
+        titled = [
+            f"{e.article.title.strip()}. {sentence}" if e.article.title.strip() else sentence
+            for e, texts in zip(quoted, sentences, strict=True)
+            for sentence in texts
+        ]
+        similarity = self.embedder.embed(titled) @ vector
         wants_figure = _QUANTITY.search(question) is not None
-        scores = np.array(
-            [
-                similarity[i]
-                + self.weights.sentence * _coverage(weights, sentence)
-                + (_FIGURE_BONUS if wants_figure and _DIGIT.search(sentence) else 0.0)
-                - (0.0 if is_prose(sentence) else _NOT_PROSE_PENALTY)
-                for i, sentence in enumerate(sentences)
-            ]
-        )
-        order = np.argsort(-scores, kind="stable")
-        chosen = [int(order[0])]
-        if len(order) > 1 and scores[order[1]] >= scores[order[0]] - self.weights.margin:
-            chosen.append(int(order[1]))
-        return replace(evidence, highlights=tuple(spans[i] for i in sorted(chosen)))
+        marked = []
+        offset = 0
+        for evidence, found_spans, texts in zip(quoted, spans, sentences, strict=True):
+            if not texts:
+                marked.append(evidence)
+                continue
+            scores = np.array(
+                [
+                    similarity[offset + i]
+                    + self.weights.sentence * _coverage(found.term_weights, sentence)
+                    + (_FIGURE_BONUS if wants_figure and _DIGIT.search(sentence) else 0.0)
+                    - (0.0 if is_prose(sentence) else _NOT_PROSE_PENALTY)
+                    for i, sentence in enumerate(texts)
+                ]
+            )
+            offset += len(texts)
+            order = np.argsort(-scores, kind="stable")
+            chosen = [int(order[0])]
+            if len(order) > 1 and scores[order[1]] >= scores[order[0]] - self.weights.margin:
+                chosen.append(int(order[1]))
+            marked.append(
+                replace(evidence, highlights=tuple(found_spans[i] for i in sorted(chosen)))
+            )
+        return marked
 
 
 def _names(question: str) -> list[str]:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from corpus.store import SQLiteTables, StoreError
-from retrieval.terms import content_terms
+from retrieval.terms import content_terms, content_words, porter_stem
 
 
 class LexicalIndex(Protocol):
@@ -19,6 +19,8 @@ class LexicalIndex(Protocol):
     ) -> list[tuple[int, float]]: ...
     def missing(self) -> int: ...
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]: ...
+    def vocabulary(self) -> tuple[list[str], list[int]]: ...
+    def surface_form(self, stem: str) -> str | None: ...
     def rebuild(self) -> None: ...
     def check(self) -> list[str]: ...
 
@@ -43,10 +45,12 @@ class FTS5Index:
     CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(
         title, body, content='passage_texts', content_rowid='id',
         tokenize='porter unicode61 remove_diacritics 2');
+    CREATE VIRTUAL TABLE IF NOT EXISTS passage_vocabulary USING fts5vocab(passage_terms, 'row');
     """
 
     def __init__(self, tables: SQLiteTables) -> None:
         self._tables = tables
+        self._vocabulary: tuple[int, list[str], list[int]] | None = None
         with tables.transaction() as conn:
             for statement in self._SCHEMA.split(";"):
                 if statement.strip():
@@ -79,6 +83,28 @@ class FTS5Index:
                 term: int(conn.execute(sql, ('"' + term.replace('"', '""') + '"',)).fetchone()[0])
                 for term in terms
             }
+
+    def vocabulary(self) -> tuple[list[str], list[int]]:
+        """Every indexed term (as the index stems it) and how many passages hold it; kept until
+        another write changes the store, since spelling correction reads it for each typo."""
+        version = self._tables.data_version()
+        if self._vocabulary is None or self._vocabulary[0] != version:
+            with self._tables.reading() as conn:
+                rows = conn.execute("SELECT term, doc FROM passage_vocabulary").fetchall()
+            self._vocabulary = (version, [r[0] for r in rows], [int(r[1]) for r in rows])
+        return self._vocabulary[1], self._vocabulary[2]
+
+    def surface_form(self, stem: str) -> str | None:
+        """A word as written in the articles whose stem is ``stem`` ("bombing" for "bomb")."""
+        sql = (
+            "SELECT title || ' ' || body FROM passage_texts WHERE id ="
+            " (SELECT rowid FROM passage_terms WHERE passage_terms MATCH ? LIMIT 1)"
+        )
+        with self._tables.reading() as conn:
+            row = conn.execute(sql, ('"' + stem.replace('"', '""') + '"',)).fetchone()
+        if row is None:
+            return None
+        return next((w for w in content_words(row[0]) if porter_stem(w) == stem), None)
 
     def rebuild(self) -> None:
         """Re-create the whole index from the store's passages (seconds; no model needed)."""

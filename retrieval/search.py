@@ -22,6 +22,8 @@ class Hit:
     score: float
     similarity: float
     """Cosine similarity of passage and query: an absolute measure of relevance."""
+    recency: float = 1.0
+    """The recency prior's factor in ``score`` (1 when none applied)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,10 +149,12 @@ class Searcher:
             adjusted = {p: s - self.fusion.hub_weight * density[p] for p, s in dense.items()}
         fused = fuse(adjusted, lexical, dense_weight=self.fusion.dense_weight)
         articles = self.store.articles(p.article_id for p in passages.values())
+        recency: dict[int, float] = {}
         if now is not None and window is None:
             for pid, passage in passages.items():
                 published = articles[passage.article_id].published_at
-                fused[pid] *= recency_factor(published, now, self.fusion)
+                recency[pid] = recency_factor(published, now, self.fusion)
+                fused[pid] *= recency[pid]
         ranked = sorted((pid for pid in fused if pid in passages), key=lambda p: -fused[p])
         hits: list[Hit] = []
         taken: dict[int, int] = {}
@@ -165,6 +169,7 @@ class Searcher:
                     article=articles[passage.article_id],
                     score=fused[pid],
                     similarity=dense.get(pid, 0.0),
+                    recency=recency.get(pid, 1.0),
                 )
             )
             if len(hits) == k:

@@ -26,6 +26,8 @@ def content_terms(text: str) -> list[str]:
 
 
 _STEMMER = snowballstemmer.stemmer("english")
+# The algorithm of SQLite FTS5's "porter" tokenizer, to name terms as the keyword index does.
+_PORTER = snowballstemmer.stemmer("porter")
 
 
 @lru_cache(maxsize=65536)
@@ -37,3 +39,9 @@ def stem(word: str) -> str:
 def stems(text: str) -> set[str]:
     """The stems of ``text``'s content words."""
     return {stem(word) for word in content_words(text)}
+
+
+@lru_cache(maxsize=65536)
+def porter_stem(word: str) -> str:
+    """A lower-cased word's stem as the keyword index (FTS5's porter tokenizer) stores it."""
+    return str(_PORTER.stemWord(word))

@@ -13,6 +13,7 @@ from retrieval.embedding import Vectors
 from retrieval.evidence import Evidence, EvidenceFinder, Found
 from retrieval.follow_up import Turn, is_follow_up, resolve
 from retrieval.search import Searcher
+from retrieval.spelling import SpellingCorrector
 from retrieval.terms import content_terms, stem
 from retrieval.time_expressions import TimeQuery, parse_time
 from retrieval.window import Window
@@ -97,6 +98,8 @@ class Retrieval:
     vector: Vectors
     found: Found
     outside_window: bool = False
+    corrections: dict[str, str] = field(default_factory=dict)
+    """Misspelt words of the question and the words searched instead."""
 
     @property
     def evidence(self) -> list[Evidence]:
@@ -236,6 +239,7 @@ class AskService:
         searcher: Searcher,
         *,
         evidence: EvidenceFinder,
+        spelling: SpellingCorrector | None,
         relevance: Relevance,
         top_k: int,
         candidate_articles: int,
@@ -246,6 +250,7 @@ class AskService:
     ) -> None:
         self.searcher = searcher
         self.evidence = evidence
+        self.spelling = spelling
         self.relevance = relevance
         self.top_k = top_k
         self.candidate_articles = candidate_articles
@@ -270,6 +275,23 @@ class AskService:
         return self._retrieve(text, query, now=now, k=k)
 
     def _retrieve(
+        self, text: str, query: TimeQuery, *, now: datetime | None, k: int | None
+    ) -> Retrieval:
+        """The evidence for ``query``; when it has words no article holds, also for the words
+        they are likely misspellings of, keeping whichever finds the better evidence (a word
+        the articles lack is as often a real word they don't use as a typo)."""
+        found = self._search(text, query, now=now, k=k)
+        if self.spelling is None:
+            return found
+        corrected, corrections = self.spelling.correct(query.text)
+        if not corrections:
+            return found
+        retry = self._search(text, replace(query, text=corrected), now=now, k=k)
+        if _best_score(retry) > _best_score(found):
+            return replace(retry, corrections=corrections)
+        return found
+
+    def _search(
         self, text: str, query: TimeQuery, *, now: datetime | None, k: int | None
     ) -> Retrieval:
         vector = self.searcher.embed_query(query.text)
@@ -347,27 +369,31 @@ class AskService:
     def answer(self, found: Retrieval, *, k: int | None = None) -> Answer:
         """The quotes for retrieved evidence: those that answer, or "nothing found"."""
         kept = self.relevance.keep(found.found, k or self.top_k)
+        read_as = f"(Searched for “{found.query.text}”.)" if found.corrections else ""
         if not kept:
-            return Answer(question=found.question, note=_nothing_found(found.found))
-        note = None
+            note = " ".join(filter(None, [_nothing_found(found.found), read_as]))
+            return Answer(question=found.question, note=note)
+        notes = [read_as]
         if found.outside_window:
-            note = (
+            notes.append(
                 f"I found nothing relevant from {found.query.label()}; "
                 "these are the closest matches from other dates."
             )
+        joined = " ".join(filter(None, notes))
         return Answer(
             question=found.question,
             quotes=[
-                _quote(
-                    self.evidence.highlight(
-                        found.query.text, found.vector, evidence, found.found.term_weights
-                    ),
-                    outside_window=found.outside_window,
+                _quote(evidence, outside_window=found.outside_window)
+                for evidence in self.evidence.highlight(
+                    found.query.text, found.vector, kept, found.found
                 )
-                for evidence in kept
             ],
-            note=note,
+            note=joined or None,
         )
+
+
+def _best_score(found: Retrieval) -> float:
+    return found.evidence[0].score if found.evidence else float("-inf")
 
 
 def _nothing_found(found: Found) -> str:

@@ -140,9 +140,7 @@ def test_terminal_chat_answers_as_of_a_reference_time(
     assert "sheep" in last.lower() and "Did you mean" not in last
 
 
-def test_terminal_chat_follows_up_within_the_session(
-    sample_data_dir: Path, tmp_path: Path
-) -> None:
+def test_terminal_chat_follows_up_within_the_session(sample_data_dir: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     shutil.copytree(sample_data_dir, data_dir)
     stdin = "\n".join([LONDON, NEXT, "quit"]) + "\n"

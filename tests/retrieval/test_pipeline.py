@@ -70,6 +70,17 @@ def test_a_question_about_something_no_article_names_is_refused_naming_it(
     assert answer.note == "I couldn't find anything about “YouTube” in the articles I have."
 
 
+def test_misspelt_words_are_read_as_the_articles_words(sample_bot: Briefbot) -> None:
+    answer = sample_bot.ask_service.ask("londn bombng suspcts")
+    assert answer.found
+    assert answer.note == "(Searched for “london bombing suspect”.)"
+    assert all("London" in q.title for q in answer.quotes)
+    # A name is taken as typed: one no article mentions is said to be unknown.
+    assert sample_bot.ask_service.ask("What did the mayor of Londn say?").note == (
+        "I couldn't find anything about “Londn” in the articles I have."
+    )
+
+
 BRIDGE = Article(
     title="Harbour bridge reopens after repairs",
     text="\n\n".join(
