@@ -1,0 +1,138 @@
+"""Story evaluation on the hand-labelled Wikinews stories: does a briefing group and lead right?
+
+Corpus: the Wikinews demo window (1,007 articles), ingested as a user would. Labels:
+``wikinews/stories_dev.jsonl`` (every article outside July 2005 with a story slug). Briefings
+are made through the public briefing service over every 1-day window and every Monday-to-Sunday
+week that holds labelled articles (July 2005 is held out and skipped), and scored as the
+dataset's README defines:
+
+- **pairwise** precision / recall / F1 over article pairs in the same window: a pair is
+  predicted together when the briefing puts both in one story, and truly together when they
+  share a label (summed over windows);
+- **B-cubed** F1: per article, the share of its predicted story that truly belongs with it and
+  the share of its true story that was put with it, averaged;
+- **lead story**: the briefing's first story is the window's largest labelled story (any of
+  them on a tie), counted on windows whose largest story has two or more articles.
+
+    .venv/bin/python benchmarks/story_eval.py --data-dir /tmp/wikinews-data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, timedelta
+from itertools import combinations
+from pathlib import Path
+
+from bot.settings import load_settings
+from bot.wiring import Briefbot
+from retrieval.window import Window
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "wikinews"
+# Every story of a window, not just the few a briefing shows.
+ALL_STORIES = 10_000
+
+
+@dataclass
+class Scores:
+    """Counts summed over windows, turned into the figures printed."""
+
+    predicted_pairs: int = 0
+    true_pairs: int = 0
+    agreed_pairs: int = 0
+    bcubed_precision: float = 0.0
+    bcubed_recall: float = 0.0
+    articles: int = 0
+    lead_hits: int = 0
+    lead_windows: int = 0
+
+    def add(self, predicted: Sequence[set[str]], labels: dict[str, str]) -> None:
+        """One window: the briefing's stories (as sets of URLs) against the labels."""
+        cluster = {url: index for index, story in enumerate(predicted) for url in story}
+        urls = sorted(u for u in labels if u in cluster)
+        for a, b in combinations(urls, 2):
+            together, truly = cluster[a] == cluster[b], labels[a] == labels[b]
+            self.predicted_pairs += together
+            self.true_pairs += truly
+            self.agreed_pairs += together and truly
+        for url in urls:
+            mine = {u for u in urls if cluster[u] == cluster[url]}
+            gold = {u for u in urls if labels[u] == labels[url]}
+            self.bcubed_precision += len(mine & gold) / len(mine)
+            self.bcubed_recall += len(mine & gold) / len(gold)
+        self.articles += len(urls)
+        sizes = Counter(labels[u] for u in urls)
+        largest = max(sizes.values(), default=0)
+        if largest >= 2:
+            self.lead_windows += 1
+            leaders = {story for story, size in sizes.items() if size == largest}
+            first = Counter(labels[u] for u in predicted[0] if u in labels) if predicted else {}
+            self.lead_hits += bool(first) and max(first, key=lambda s: first[s]) in leaders
+
+    def row(self, name: str) -> str:
+        precision = self.agreed_pairs / self.predicted_pairs if self.predicted_pairs else 0.0
+        recall = self.agreed_pairs / self.true_pairs if self.true_pairs else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        bp = self.bcubed_precision / self.articles if self.articles else 0.0
+        br = self.bcubed_recall / self.articles if self.articles else 0.0
+        bf = 2 * bp * br / (bp + br) if bp + br else 0.0
+        return (
+            f"{name:<10} {precision:6.3f} {recall:6.3f} {f1:6.3f} {bf:8.3f}"
+            f" {self.lead_hits:>5}/{self.lead_windows}"
+        )
+
+
+def load_labels(path: Path) -> dict[str, tuple[date, str]]:
+    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
+    return {r["url"]: (date.fromisoformat(r["published"]), r["story"]) for r in rows}
+
+
+def windows(days: Iterable[date], *, width: int) -> list[tuple[date, date]]:
+    """The 1-day windows, or Monday-to-Sunday weeks, that hold labelled articles."""
+    starts = sorted({d - timedelta(days=d.weekday() if width == 7 else 0) for d in days})
+    return [(start, start + timedelta(days=width)) for start in starts]
+
+
+def evaluate(bot: Briefbot, labels: dict[str, tuple[date, str]], *, width: int) -> Scores:
+    scores = Scores()
+    for start, end in windows({day for day, _ in labels.values()}, width=width):
+        first = Window.day(start, UTC)
+        window = Window(first.start, first.start + timedelta(days=width))
+        briefing = bot.briefing_service.brief(window, limit=ALL_STORIES)
+        predicted = [{a.url for a in story.sources if a.url} for story in briefing.stories]
+        # Labels exist only outside July 2005, so its articles never count.
+        in_window = {url: story for url, (day, story) in labels.items() if start <= day < end}
+        scores.add(predicted, in_window)
+    return scores
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep the ingested corpus here and reuse it on later runs"
+    )
+    args = parser.parse_args(argv)
+
+    labels = load_labels(args.datasets / "stories_dev.jsonl")
+    with tempfile.TemporaryDirectory() as tmp:
+        bot = Briefbot(load_settings(_env_file=None, data_dir=args.data_dir or Path(tmp)))
+        bot.prepare()
+        if bot.store.count_articles() == 0:
+            started = time.perf_counter()
+            report = bot.ingest_service.ingest_paths([args.datasets / "wikinews_demo_window.jsonl"])
+            print(f"ingested {len(report.added)} articles in {time.perf_counter() - started:.0f} s")
+        print(f"{len(labels)} labelled articles, {len({s for _, s in labels.values()})} stories")
+        print(f"\n{'windows':<10} {'P':>6} {'R':>6} {'F1':>6} {'B3 F1':>8} {'lead':>7}")
+        for width, name in ((1, "1-day"), (7, "7-day")):
+            print(evaluate(bot, labels, width=width).row(name))
+
+
+if __name__ == "__main__":
+    main()
