@@ -152,6 +152,9 @@ class Relevance:
         return kept
 
 
+# Stories in the answer to "what happened yesterday?": a short digest, not a full briefing.
+_HEADLINES = 5
+
 # Words that ask for the news in general rather than about something (stems).
 _NEWS_IN_GENERAL = frozenset(
     stem(word)
@@ -325,7 +328,9 @@ class AskService:
         if previous is not None and is_follow_up(text):
             query = resolve(query, previous, now=now)
         elif query.window is not None and self.briefing is not None and asks_for_news(query.text):
-            return self._headlines(text, query, self.briefing.brief(query.window, limit=k or 5))
+            return self._headlines(
+                text, query, self.briefing.brief(query.window, limit=k or _HEADLINES)
+            )
         answer = self.answer(self._retrieve(text, query, now=now, k=k), k=k)
         return replace(answer, searched=query.text) if query.text != text else answer
 
