@@ -20,8 +20,6 @@ class Hit:
     passage: Passage
     article: Article
     score: float
-    similarity: float
-    """Cosine similarity of passage and query: an absolute measure of relevance."""
     recency: float = 1.0
     """The recency prior's factor in ``score`` (1 when none applied)."""
 
@@ -168,7 +166,6 @@ class Searcher:
                     passage=passage,
                     article=articles[passage.article_id],
                     score=fused[pid],
-                    similarity=dense.get(pid, 0.0),
                     recency=recency.get(pid, 1.0),
                 )
             )
