@@ -86,12 +86,11 @@ def chat(
             continue
         if line.lower() in {"quit", "exit", "/quit", "/exit"}:
             return
-        name, _, argument = line.removeprefix("/").partition(" ")
+        command = line.removeprefix("/")
+        name, _, argument = command.partition(" ")
         if name.lower() == "now":
             now, said = reference_time(argument.strip(), now)
             console.print(said)
             continue
-        reply = text_commands.run(
-            commands, line.removeprefix("/"), LOCAL, now=now, conversation=session
-        )
+        reply = text_commands.run(commands, command, LOCAL, now=now, conversation=session)
         console.print(render_reply(reply))

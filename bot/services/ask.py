@@ -9,6 +9,7 @@ from typing import Any
 from bot.services.briefing import Briefing, BriefingService
 from corpus.errors import BriefbotError
 from corpus.model import Clock, clean_text
+from retrieval.chunking import Span
 from retrieval.embedding import Vectors
 from retrieval.evidence import Evidence, EvidenceFinder, Found
 from retrieval.follow_up import Turn, is_follow_up, resolve
@@ -352,19 +353,14 @@ class AskService:
             if passage is None:
                 continue
             start = passage.text.index(key.text)
-            quotes.append(
-                Quote(
-                    text=passage.text,
-                    highlights=((start, start + len(key.text)),),
-                    title=key.article.title,
-                    source=key.article.source,
-                    url=key.article.url,
-                    published_at=key.article.published_at,
-                    score=0.0,
-                    article_id=article_id,
-                    passage_id=passage.id,
-                )
+            marked = Evidence(
+                article=key.article,
+                passage=passage,
+                score=0.0,
+                coverage=0.0,
+                highlights=(Span(start, start + len(key.text)),),
             )
+            quotes.append(_quote(marked, outside_window=False))
         return Answer(
             question=question,
             quotes=quotes,
