@@ -36,7 +36,7 @@ class RetrievalSettings(BaseModel):
     top_k: int = Field(default=3, ge=1, le=20, description="Quotes in an answer.")
     candidates: int = Field(default=50, ge=5, le=1000, description="Hits taken from each index.")
     min_score: float = Field(
-        default=0.8,
+        default=0.66,
         ge=-1.0,
         le=3.0,
         description="Below this evidence score the best passage counts as unrelated.",
@@ -57,7 +57,7 @@ class RetrievalSettings(BaseModel):
         default=0.6, ge=0.0, le=2.0, description="Weight of the question's terms in a passage."
     )
     retrieval_weight: float = Field(
-        default=0.2, ge=0.0, le=2.0, description="Weight of the article's search score."
+        default=4.0, ge=0.0, le=10.0, description="Weight of the article's search score."
     )
     position_weight: float = Field(
         default=0.01, ge=0.0, le=1.0, description="Score a passage loses per passage before it."

@@ -47,11 +47,15 @@ _NOT_PROSE_PENALTY = 0.1
 @dataclass(frozen=True)
 class EvidenceWeights:
     """How passages and sentences are weighed; the settings' defaults were chosen on the
-    Wikinews development questions (`benchmarks/answer_eval.py`).
+    Wikinews development questions (`benchmarks/answer_eval.py`) and, for ``retrieval``, the
+    RealTime QA dev split (`benchmarks/retrieval_eval.py`).
 
     A passage scores its cosine similarity with the question, plus ``context`` times the share
-    of the question's term weight that it and its article's title hold, plus ``retrieval``
-    times its article's search score, minus ``position`` per passage before it in the article.
+    of the question's term weight that it and its article's title hold, minus ``position`` per
+    passage before it in the article: how well the passage itself answers. Evidence is ordered
+    by that score plus ``retrieval`` times its article's search score (hubness reduction, BM25),
+    times the recency prior relative to the newest candidate; a large ``retrieval`` keeps
+    search's order of articles and lets the score choose the passage within each.
     A sentence scores the cosine of the question with the sentence prefixed by the article's
     title (so "It drew 205,000 people." keeps its subject), plus ``sentence`` times its share of
     the question's term weight. Terms weigh their inverse document frequency, so a rare name
@@ -73,8 +77,11 @@ class Evidence:
     article: Article
     passage: Passage
     score: float
+    """How well the passage itself answers: what "nothing found" and padding are judged by."""
     coverage: float
     """Share of the question's term weight that the passage and its article's title hold."""
+    rank: float = 0.0
+    """``score`` plus the article's search score, times the recency prior: evidence's order."""
     highlights: tuple[Span, ...] = ()
     """Offsets into ``passage.text`` of the answering sentence(s); set for quoted evidence."""
 
@@ -119,8 +126,7 @@ class EvidenceFinder:
         passages = self.store.passages(ids)
         similarity = dict(zip(ids, (self.vectors.vectors(ids) @ vector).tolist(), strict=True))
         # The recency prior, relative to the newest candidate: it orders articles of different
-        # ages as search did, and leaves the scores of equally old ones (and the cut-offs
-        # calibrated on them) as they are.
+        # ages as search did.
         newest = max(hit.recency for hit in hits)
         evidence = []
         for hit in hits:
@@ -130,13 +136,19 @@ class EvidenceFinder:
                 score = (
                     similarity[pid]
                     + self.weights.context * coverage
-                    + self.weights.retrieval * hit.score
                     - self.weights.position * passage.ordinal
-                ) * (hit.recency / newest)
-                evidence.append(
-                    Evidence(article=hit.article, passage=passage, score=score, coverage=coverage)
                 )
-        evidence.sort(key=lambda e: -e.score)
+                rank = (score + self.weights.retrieval * hit.score) * (hit.recency / newest)
+                evidence.append(
+                    Evidence(
+                        article=hit.article,
+                        passage=passage,
+                        score=score,
+                        rank=rank,
+                        coverage=coverage,
+                    )
+                )
+        evidence.sort(key=lambda e: -e.rank)
         return Found(evidence, unknown, weights)
 
     def highlight(

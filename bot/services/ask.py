@@ -116,8 +116,8 @@ class Relevance:
     """When evidence counts as an answer; the settings' defaults were chosen on the Wikinews
     development questions (`benchmarks/answer_eval.py`).
 
-    The best evidence must score ``min_score``. A further quote appears only when it answers
-    too and scores ``follow_ratio`` of the best, so quotes two and three are never
+    The strongest evidence must score ``min_score``. A further quote appears only when it
+    answers too and scores ``follow_ratio`` of the strongest, so quotes two and three are never
     padding; it may be a second passage of the same article (up to ``per_article``), since the
     answer is as often a few paragraphs on as in another article. A question naming someone or
     something no article mentions is not answered at all: quoting articles that share its
@@ -139,14 +139,17 @@ class Relevance:
         """The first ``k`` pieces of evidence that answer, at most ``per_article`` from one
         article, or none."""
         ranked = found.evidence
-        if found.unknown_names or not ranked or not self.answers(ranked[0], found):
+        if found.unknown_names or not ranked:
             return []
-        floor = ranked[0].score * self.follow_ratio
+        best = max(ranked, key=lambda e: e.score)
+        if not self.answers(best, found):
+            return []
+        floor = best.score * self.follow_ratio
         kept: list[Evidence] = []
         for evidence in ranked:
-            if evidence.score < floor or len(kept) == k:
+            if len(kept) == k:
                 break
-            if not self.answers(evidence, found):
+            if evidence.score < floor or not self.answers(evidence, found):
                 continue
             if sum(e.article.id == evidence.article.id for e in kept) < self.per_article:
                 kept.append(evidence)
@@ -394,7 +397,7 @@ class AskService:
 
 
 def _best_score(found: Retrieval) -> float:
-    return found.evidence[0].score if found.evidence else float("-inf")
+    return max((e.score for e in found.evidence), default=float("-inf"))
 
 
 def _nothing_found(found: Found) -> str:
