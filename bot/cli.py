@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from bot.adapters import terminal
+from bot.commands import with_latest
 from bot.rendering.terminal import (
     render_answer,
     render_briefing,
@@ -38,7 +39,7 @@ from bot.subscriptions import describe, from_words, next_fire
 from bot.wiring import Briefbot
 from corpus.errors import BriefbotError
 from corpus.model import parse_instant
-from retrieval.window import Window
+from retrieval.window import PERIODS, Window, period_days
 
 app = typer.Typer(
     name="briefbot",
@@ -361,38 +362,90 @@ def run(
 @app.command()
 def brief(
     day: Annotated[
-        str | None, typer.Option("--date", help="The day to brief on (YYYY-MM-DD); default today.")
+        str | None,
+        typer.Option("--date", help=f"The day or week to brief on: {PERIODS} (default today)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="The first day to brief on, as for --date; both ends are included."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="The last day of a --since briefing (default today)."),
     ] = None,
     tz: Annotated[
-        str | None, typer.Option("--tz", help="IANA timezone of that day [default: UTC].")
+        str | None,
+        typer.Option(
+            "--tz",
+            help="IANA timezone of those days (default UTC, or BRIEFBOT_BRIEFING__TIMEZONE).",
+        ),
     ] = None,
     topic: Annotated[
         list[str] | None, typer.Option("--topic", help="Keep stories about this (repeatable).")
     ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="Most stories (default 8, or BRIEFBOT_BRIEFING__STORIES)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """The day's stories: duplicates clustered, each with key quotes and sources."""
+    """The stories of a day, a week or any run of days: duplicates clustered, each with key
+    quotes and sources."""
 
     def run() -> None:
         settings = _settings(data_dir)
         zone = _timezone(tz or settings.briefing.timezone)
-        try:
-            when = date.fromisoformat(day) if day else datetime.now(zone).date()
-        except ValueError:
-            raise UserError(f"--date: {day!r} is not a date like 2023-09-19") from None
+        if limit is not None and limit < 1:
+            raise UserError(f"--limit: ask for at least one story, not {limit}")
+        today = datetime.now(zone).date()
+        window = _brief_window(day=day, since=since, until=until, today=today, tz=zone)
         bot = Briefbot(settings)
         bot.require_articles()
         _ready(bot)
         briefing = bot.briefing_service.brief(
-            Window.day(when, zone), topics=topic or (), limit=settings.briefing.stories
+            window,
+            topics=topic or (),
+            limit=settings.briefing.stories if limit is None else limit,
         )
+        briefing = with_latest(briefing, bot.store, retry="--date")
         if as_json:
             print(json.dumps(briefing.to_dict(), ensure_ascii=False, indent=2))
+            if not briefing.stories:
+                typer.echo(briefing.empty_note, err=True)
         else:
             console.print(render_briefing(briefing))
 
     _guarded(run)
+
+
+def _brief_window(
+    *, day: str | None, since: str | None, until: str | None, today: date, tz: ZoneInfo
+) -> Window:
+    """The days ``brief`` was asked for: ``--date``, or ``--since`` to ``--until``."""
+    if day is not None and (since is not None or until is not None):
+        raise UserError("use --date for one day or week, or --since and --until, not both")
+    if since is None:
+        if until is not None:
+            raise UserError("--until needs --since, e.g. --since 2005-07-04 --until 2005-07-10")
+        first, last = _period_days("--date", day or "today", today)
+    else:
+        first, _ = _period_days("--since", since, today)
+        _, last = _period_days("--until", until or "today", today)
+        if first > last:
+            raise UserError(
+                f"--since ({first}) is after --until ({last}); give the earlier day first"
+            )
+    return Window.days(first, last=last, tz=tz)
+
+
+def _period_days(option: str, value: str, today: date) -> tuple[date, date]:
+    days = period_days(value, today=today)
+    if days is None:
+        raise UserError(f"{option}: {value!r} is not a day I know — use {PERIODS}")
+    return days
 
 
 subscriptions_app = typer.Typer(help="Schedule daily briefings for channels.", no_args_is_help=True)

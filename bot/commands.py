@@ -8,8 +8,8 @@ terminal parse their text into the same calls (``bot/adapters/text.py``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,8 @@ from bot.subscriptions import (
     schedule,
 )
 from corpus.model import Clock
-from retrieval.window import Window
+from corpus.store import ArticleStore
+from retrieval.window import PERIODS, Window, period
 
 
 class Who(Enum):
@@ -58,7 +59,7 @@ commands themselves."""
 USAGES = (
     Usage("ask", "<question>", "answer with quotes from the articles", "What did Kim inspect?"),
     Usage("today", "[topic…]", "today's briefing", "energy"),
-    Usage("briefing", "[date] [topic…]", "the briefing of a day", "2023-09-19 Russia"),
+    Usage("briefing", "[day | week] [topic…]", f"the briefing of {PERIODS}", "last week Russia"),
     Usage(
         "subscribe",
         "HH:MM Area/City [days] [topics…]",
@@ -89,6 +90,22 @@ def _ingested(report: IngestReport) -> Notice:
     if report.added or report.duplicates:
         return _changed(report_lines(report))
     return Notice(report_lines(report), problem=True)
+
+
+def with_latest(briefing: Briefing, store: ArticleStore, *, retry: str) -> Briefing:
+    """``briefing`` and, when its window holds no articles at all, when the newest article was
+    published, so that its note can suggest a day that has some; ``retry`` is how the person
+    asks for a day ("briefing" in chat, "--date" in the CLI)."""
+    window = briefing.window
+    if briefing.stories:
+        return briefing
+    latest = store.latest_published(before=window.end)
+    if latest is not None and latest >= window.start:
+        return briefing  # the window has articles: its topics or earlier deliveries left none
+    latest = latest or store.latest_published()
+    if latest is None:
+        return briefing
+    return replace(briefing, latest=latest.astimezone(window.start.tzinfo), retry=retry)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,22 +191,17 @@ class Commands:
         topics: Sequence[str] = (),
         now: datetime | None = None,
     ) -> Briefing | Notice:
-        """The briefing of ``day`` (today, yesterday or YYYY-MM-DD; default today) in the
-        channel's scheduled timezone, or the configured one. A ``day`` that is no date is
-        taken as the first topic ("briefing energy")."""
+        """The briefing of ``day`` (today, yesterday, this week, last week or YYYY-MM-DD;
+        default today) in the channel's scheduled timezone, or the configured one. A ``day``
+        that names no period is taken as the first topic ("briefing energy")."""
         sub = self.subscription_store.get(caller.platform, caller.channel)
         zone = sub.zone if sub else self.defaults.timezone
         today = (now or self.clock()).astimezone(zone).date()
-        named = {"today": today, "yesterday": today - timedelta(days=1)}
-        when = named.get((day or "today").lower())
-        if when is None:
-            try:
-                when = date.fromisoformat(day or "")
-            except ValueError:
-                when, topics = today, [day or "", *topics]
-        return self.briefing_service.brief(
-            Window.day(when, zone), topics=topics, limit=self.defaults.stories
-        )
+        window = period(day or "today", today=today, tz=zone)
+        if window is None:
+            window, topics = Window.day(today, zone), [day or "", *topics]
+        briefing = self.briefing_service.brief(window, topics=topics, limit=self.defaults.stories)
+        return with_latest(briefing, self.briefing_service.store, retry="briefing")
 
     def subscribe(
         self,

@@ -177,6 +177,7 @@ class BriefingScheduler:
         *,
         senders: Mapping[str, Sender],
         catch_up: timedelta,
+        skip_empty: bool,
         stories: int = 8,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -184,13 +185,14 @@ class BriefingScheduler:
         self.briefing = briefing
         self.senders = senders
         self.catch_up = catch_up
+        self.skip_empty = skip_empty
         self.stories = stories
         self.clock = clock
         self._skips_logged: set[tuple[str, str, date]] = set()
         self._failures_logged: set[tuple[str, str, date]] = set()
 
     def run_once(self) -> list[Subscription]:
-        """Deliver whatever is due now; returns the subscriptions delivered to."""
+        """Deliver whatever is due now; returns the subscriptions posted to."""
         now = self.clock()
         delivered = []
         for sub in self.subscriptions.all():
@@ -202,14 +204,18 @@ class BriefingScheduler:
                 self._log_skip(sub, now)
                 continue
             try:
-                self._deliver(sub, send, slot.day, now)
+                posted = self._deliver(sub, send, slot.day, now)
             except Exception as exc:  # one unreachable channel must not hold up the others
                 self._log_failure(sub, slot.day, exc)
                 continue
-            delivered.append(sub)
+            if posted:
+                delivered.append(sub)
         return delivered
 
-    def _deliver(self, sub: Subscription, send: Sender, day: date, now: datetime) -> None:
+    def _deliver(self, sub: Subscription, send: Sender, day: date, now: datetime) -> bool:
+        """Post the channel's briefing for ``day``, or skip it when it has no stories and
+        ``skip_empty`` is set; either way the day is done, so it is not tried again every
+        cycle. Returns whether anything was posted."""
         window = (
             Window.since(sub.last_delivered_at, now)
             if sub.last_delivered_at
@@ -219,10 +225,15 @@ class BriefingScheduler:
         briefing = self.briefing.brief(
             window, topics=sub.topics, limit=self.stories, channel=channel
         )
-        send(sub.channel, briefing)
+        posted = bool(briefing.stories) or not self.skip_empty
+        if posted:
+            send(sub.channel, briefing)
+        else:
+            log.info("nothing new for the %s briefing to %s:%s; skipped it", day, *channel)
         # Recorded after posting: a crash in between repeats this briefing, never skips it.
         self.briefing.deliveries.record(*channel, briefing, at=now)
         self.subscriptions.record_delivery(*channel, day=day, at=now)
+        return posted
 
     def _log_failure(self, sub: Subscription, day: date, exc: Exception) -> None:
         """The first failure of a day's delivery with its traceback; retries in one line."""

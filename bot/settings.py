@@ -125,6 +125,11 @@ class BriefingSettings(BaseModel):
     catch_up_hours: float = Field(
         default=6.0, ge=0, description="How late a missed scheduled briefing is still posted."
     )
+    skip_empty: bool = Field(
+        default=True,
+        description="Post nothing when a scheduled briefing has no new stories, rather than a "
+        "note saying so.",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -261,6 +261,7 @@ class Briefbot:
             self.briefing_service,
             senders=senders,
             catch_up=timedelta(hours=cfg.catch_up_hours),
+            skip_empty=cfg.skip_empty,
             stories=cfg.stories,
             clock=self.clock,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -57,7 +58,7 @@ class ArticleStore(Protocol):
     def passage_ids_published(
         self, *, after: datetime | None, before: datetime | None, include_undated: bool = False
     ) -> list[int]: ...
-    def latest_published(self) -> datetime | None: ...
+    def latest_published(self, *, before: datetime | None = None) -> datetime | None: ...
     def published_between(self, start: datetime, end: datetime) -> list[Article]: ...
     def count_articles(self) -> int: ...
     def count_passages(self) -> int: ...
@@ -400,9 +401,14 @@ class SQLiteStore(SQLiteTables):
             ).fetchall()
         return [_article(row) for row in rows]
 
-    def latest_published(self) -> datetime | None:
+    def latest_published(self, *, before: datetime | None = None) -> datetime | None:
+        """When the newest article was published, or the newest before ``before``: what to
+        offer someone who asked for a period with no articles."""
+        limit = before.timestamp() if before is not None else math.inf
         with self._lock:
-            value = self._conn.execute("SELECT MAX(published_ts) FROM articles").fetchone()[0]
+            value = self._conn.execute(
+                "SELECT MAX(published_ts) FROM articles WHERE published_ts < ?", (limit,)
+            ).fetchone()[0]
         return datetime.fromtimestamp(value, UTC) if value is not None else None
 
     def count_articles(self) -> int:

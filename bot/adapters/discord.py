@@ -24,6 +24,7 @@ from bot.replies import Caller, Notice, Reply
 from bot.services.briefing import Briefing
 from bot.settings import DiscordSettings
 from bot.subscriptions import split_topics, zone_names
+from retrieval.window import PERIODS
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,8 @@ class SlashCommands(Cog):
     async def today(self, interaction: discord.Interaction, topic: str | None = None) -> None:
         await self._briefing(interaction, None, topic)
 
-    @app_commands.command(description="The briefing of a day")
-    @app_commands.describe(date="today, yesterday or YYYY-MM-DD (default today)", topic=TOPIC)
+    @app_commands.command(description="The briefing of a day or a week")
+    @app_commands.describe(date=f"{PERIODS} (default today)", topic=TOPIC)
     async def briefing(
         self, interaction: discord.Interaction, date: str | None = None, topic: str | None = None
     ) -> None:

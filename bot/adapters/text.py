@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.commands import PERMISSIONS, Commands, Conversation
 from bot.replies import Caller, Reply, problem
 from bot.subscriptions import SubscriptionError, schedule_words, split_topics
+from retrieval.window import split_period
 
 
 def command_name(text: str) -> str:
@@ -50,8 +51,8 @@ def run(
         case "today":
             return commands.briefing(caller, topics=split_topics(rest.split()), now=now)
         case "briefing":
-            day, *topics = rest.split() or [""]
-            return commands.briefing(caller, day=day or None, topics=split_topics(topics), now=now)
+            day, topics = split_period(rest.split())
+            return commands.briefing(caller, day=day, topics=split_topics(topics), now=now)
         case "subscribe":
             if refusal := commands.refusal(name, caller):
                 return refusal

@@ -41,13 +41,22 @@ class Briefing:
     window: Window
     stories: list[Story] = field(default_factory=list)
     topics: tuple[str, ...] = ()
+    latest: datetime | None = None
+    """For an empty window: when the newest article before it (or after it, when there is none
+    before) was published, in the window's timezone, to suggest a day that has articles."""
+    retry: str = "briefing"
+    """How the person asks for one day's briefing, in that suggestion ("--date" in the CLI)."""
 
     @property
     def empty_note(self) -> str:
         about = f" about {', '.join(self.topics)}" if self.topics else ""
         if self.window.label.startswith("since"):
             return f"No new articles{about} {self.window.label}."
-        return f"No articles{about} from {self.window.label}."
+        note = f"No articles{about} from {self.window.label}."
+        if self.latest is None:
+            return note
+        day = self.latest.date().isoformat()
+        return f"{note} The latest are from {day} — try: {self.retry} {day}"
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -71,6 +71,7 @@ def test_a_scheduled_briefing_is_delivered_once_a_day(make_bot: MakeBot) -> None
             bot.briefing_service,
             senders={"slack": lambda channel, b: sent.append((channel, b))},
             catch_up=timedelta(hours=6),
+            skip_empty=True,
             clock=clock,
         )
 
@@ -117,6 +118,7 @@ def test_a_channel_that_cannot_be_posted_to_holds_up_no_other(
         bot.briefing_service,
         senders={"slack": send},
         catch_up=timedelta(hours=6),
+        skip_empty=True,
         clock=clock,
     )
     clock.now = datetime(2024, 5, 10, 8, 0, 30, tzinfo=BERLIN)
@@ -127,6 +129,49 @@ def test_a_channel_that_cannot_be_posted_to_holds_up_no_other(
     gone = False
     assert [s.channel for s in scheduler.run_once()] == ["C-gone"]  # … until it works
     assert sent == ["C-ok", "C-gone"]
+
+
+def test_a_scheduled_briefing_with_nothing_new_is_skipped_for_the_day(
+    make_bot: MakeBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot: Briefbot = make_bot()
+    bot.ingest_service.ingest_articles([(a.title, a) for a in VOLCANO[:1]])
+    clock = Clock(datetime(2024, 5, 10, 7, 0, tzinfo=BERLIN))
+    bot.subscriptions.subscribe(
+        from_words(["08:00", "Europe/Berlin"], platform="slack", channel="C1", now=clock.now)
+    )
+    sent: list[Briefing] = []
+
+    def scheduler(*, skip_empty: bool) -> BriefingScheduler:
+        return BriefingScheduler(
+            bot.subscriptions,
+            bot.briefing_service,
+            senders={"slack": lambda _, b: sent.append(b)},
+            catch_up=timedelta(hours=6),
+            skip_empty=skip_empty,
+            clock=clock,
+        )
+
+    clock.now = datetime(2024, 5, 10, 8, 0, 30, tzinfo=BERLIN)
+    assert len(scheduler(skip_empty=True).run_once()) == 1  # a briefing with a story is posted
+    assert [len(b.stories) for b in sent] == [1]
+
+    # Nothing new overnight: the next morning's briefing is skipped, and the day counts as done.
+    clock.now = datetime(2024, 5, 11, 8, 1, tzinfo=BERLIN)
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+        assert scheduler(skip_empty=True).run_once() == []
+        clock.now = datetime(2024, 5, 11, 9, 30, tzinfo=BERLIN)
+        assert scheduler(skip_empty=True).run_once() == []
+    assert len(sent) == 1
+    assert caplog.text.count("nothing new for the 2024-05-11 briefing to slack:C1") == 1
+    sub = bot.subscriptions.get("slack", "C1")
+    assert sub is not None and sub.last_delivered_day == date(2024, 5, 11)
+
+    # Configured not to skip, the empty briefing is posted, saying so.
+    clock.now = datetime(2024, 5, 12, 8, 1, tzinfo=BERLIN)
+    assert len(scheduler(skip_empty=False).run_once()) == 1
+    assert sent[-1].stories == []
+    assert sent[-1].empty_note.startswith("No new articles since 2024-05-11 08:01")
 
 
 def test_a_failing_cycle_is_logged_and_the_next_one_runs(caplog: pytest.LogCaptureFixture) -> None:
@@ -205,7 +250,7 @@ def test_a_cycle_stuck_at_shutdown_is_left_behind_after_the_grace(
     make_bot: MakeBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A channel that never answers must not keep a stopped bot from exiting."""
-    bot: Briefbot = make_bot()
+    bot: Briefbot = make_bot(briefing={"skip_empty": False})
     subscribe_due_now(bot, platform="slack", channel="C1")
     posting = threading.Event()
     release = threading.Event()
@@ -235,7 +280,8 @@ def test_the_terminal_chat_prints_a_due_briefing(make_bot: MakeBot, tmp_path: Pa
     bot: Briefbot = make_bot()
     bot.ingest_service.ingest_articles([(a.title, a) for a in VOLCANO[:1]])
     subscribe_due_now(bot, platform="terminal", channel="terminal")
-    result = briefbot("chat", "--data-dir", str(tmp_path / "data"), stdin="quit\n")
+    post_empty = {"BRIEFBOT_BRIEFING__SKIP_EMPTY": "false"}
+    result = briefbot("chat", "--data-dir", str(tmp_path / "data"), stdin="quit\n", env=post_empty)
     assert result.returncode == 0, result.stderr
     assert "No articles from the last 24 hours." in result.stdout
     sub = bot.subscriptions.get("terminal", "terminal")
@@ -244,7 +290,7 @@ def test_the_terminal_chat_prints_a_due_briefing(make_bot: MakeBot, tmp_path: Pa
 
 
 def test_leaving_the_background_thread_by_ctrl_c_stops_it(make_bot: MakeBot) -> None:
-    bot: Briefbot = make_bot()
+    bot: Briefbot = make_bot(briefing={"skip_empty": False})
     subscribe_due_now(bot, platform="terminal", channel="terminal")
     sent: list[str] = []
     with (

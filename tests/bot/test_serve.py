@@ -70,6 +70,7 @@ def test_slack_and_discord_are_served_together_with_scheduled_briefings(
             load_samples=False,
             slack={"bot_token": TOKEN, "signing_secret": SECRET, "api_url": slack.api_url},
             discord={"token": "test-token"},
+            briefing={"skip_empty": False},  # the sample corpus has nothing from the last day
         )
         bot = Briefbot(settings, embedder=embedder)
         subscribe_due_now_on_both(bot)

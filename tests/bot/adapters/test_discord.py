@@ -10,10 +10,12 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import discord
 import pytest
+from discord import app_commands
 from pydantic import SecretStr
 
 from bot.adapters.discord import APOLOGY, DiscordAdapter
@@ -22,9 +24,10 @@ from bot.rendering import discord as render
 from bot.settings import DiscordSettings
 from bot.wiring import Briefbot
 from corpus.model import Article
+from retrieval.embedding import Embedder
 from retrieval.window import Window
-from tests.articles import ARTICLE_PAGE, KIM, LONDON, NEXT
-from tests.conftest import MakeBot
+from tests.articles import ARTICLE_PAGE, KIM, LONDON, NEXT, VOLCANO
+from tests.conftest import MakeBot, isolated_settings
 from tests.discord_harness import (
     APP_ID,
     BOT_USER,
@@ -449,6 +452,38 @@ def test_the_day_s_briefing_on_request_and_on_schedule(sample_bot: Briefbot) -> 
         assert all(c.body["allowed_mentions"] == NO_PINGS for c in posted)
 
     run(adapter_for(sample_bot), scenario)
+
+
+def test_a_week_s_briefing_from_the_date_option(tmp_path: Path, embedder: Embedder) -> None:
+    """The date option takes "last week" and "this week" as typed; an empty week names the
+    latest day that has articles."""
+    wednesday = datetime(2024, 5, 15, 9, tzinfo=UTC)
+    bot = Briefbot(
+        isolated_settings(data_dir=tmp_path / "data", load_samples=False),
+        embedder=embedder,
+        clock=lambda: wednesday,
+    )
+    bot.ingest_service.ingest_articles([(a.title, a) for a in VOLCANO])
+
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        last_week = slash_command("briefing", option("date", "last week"))
+        [message] = await invoke(adapter, fake, last_week)
+        assert message["content"] == "**News briefing — 2024-05-06 to 2024-05-12**"
+        assert "Grindavik" in message["embeds"][0]["title"]
+        this_week = slash_command("briefing", option("date", "this week"))
+        [empty] = await invoke(adapter, fake, this_week)
+        assert empty["content"] == (
+            "No articles from 2024-05-13 to 2024-05-15. "
+            "The latest are from 2024-05-10 — try: briefing 2024-05-10"
+        )
+        [command] = [c for c in adapter.tree.get_commands() if c.name == "briefing"]
+        assert isinstance(command, app_commands.Command)
+        descriptions = {p.name: p.description for p in command.parameters}
+        assert descriptions["date"] == (
+            "today, yesterday, this week, last week or YYYY-MM-DD (default today)"
+        )
+
+    run(adapter_for(bot), scenario)
 
 
 def test_failures_end_in_an_apology_never_in_silence(
