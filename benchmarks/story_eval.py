@@ -15,12 +15,18 @@ dataset's README defines:
   them on a tie), counted on windows whose largest story has two or more articles.
 
     .venv/bin/python benchmarks/story_eval.py --data-dir /tmp/wikinews-data
+
+``--baseline REF`` (by default the single-embedding clustering this design replaced) prints that
+revision's figures on the same corpus too, run from a temporary git worktree.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -35,6 +41,8 @@ from bot.wiring import Briefbot
 from retrieval.window import Window
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "wikinews"
+# The last revision whose briefings grouped articles by one embedding alone (issue 14's start).
+BASELINE = "2af50dd"
 # Every story of a window, not just the few a briefing shows.
 ALL_STORIES = 10_000
 
@@ -112,18 +120,52 @@ def evaluate(bot: Briefbot, labels: dict[str, tuple[date, str]], *, width: int) 
     return scores
 
 
+def baseline_rows(ref: str, data_dir: Path, datasets: Path) -> list[str]:
+    """The figures of revision ``ref``'s briefings on the same corpus: this script as it was
+    there, run from a temporary git worktree."""
+    repo = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        git = ["git", "-C", str(repo)]
+        subprocess.run([*git, "worktree", "add", "--detach", str(tree), ref], check=True)
+        try:
+            script = ["benchmarks/story_eval.py", "--data-dir", str(data_dir)]
+            ran = subprocess.run(
+                [sys.executable, *script, "--datasets", str(datasets)],
+                cwd=tree,
+                env={**os.environ, "PYTHONPATH": str(tree)},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
+    return [line for line in ran.stdout.splitlines() if line.startswith(("1-day", "7-day"))]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument(
         "--data-dir", type=Path, help="keep the ingested corpus here and reuse it on later runs"
     )
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE,
+        metavar="REF",
+        help="also score this git revision's clustering ('' to skip) [default: %(default)s, the "
+        "single-embedding clustering]",
+    )
     args = parser.parse_args(argv)
 
     labels = load_labels(args.datasets / "stories_dev.jsonl")
     with tempfile.TemporaryDirectory() as tmp:
-        bot = Briefbot(load_settings(_env_file=None, data_dir=args.data_dir or Path(tmp)))
+        data_dir = args.data_dir or Path(tmp)
+        bot = Briefbot(load_settings(_env_file=None, data_dir=data_dir))
         bot.prepare()
+        # Grouping and order are scored, not quotes: choosing key sentences would take most of
+        # the run's time.
+        bot.briefing_service.key_sentences_per_story = 0
         if bot.store.count_articles() == 0:
             started = time.perf_counter()
             report = bot.ingest_service.ingest_paths([args.datasets / "wikinews_demo_window.jsonl"])
@@ -132,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"\n{'windows':<10} {'P':>6} {'R':>6} {'F1':>6} {'B3 F1':>8} {'lead':>7}")
         for width, name in ((1, "1-day"), (7, "7-day")):
             print(evaluate(bot, labels, width=width).row(name))
+        if args.baseline:
+            print(f"\nbaseline: the clustering of {args.baseline}")
+            for row in baseline_rows(args.baseline, data_dir, args.datasets):
+                print(row)
 
 
 if __name__ == "__main__":

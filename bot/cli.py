@@ -28,7 +28,7 @@ from bot.rendering.terminal import (
     render_briefing,
     render_ingest_report,
 )
-from bot.replies import poll_summary
+from bot.replies import Notice, poll_summary
 from bot.scheduler import background_thread
 from bot.serve import Listen, check, serve
 from bot.services.ask import QuestionError, validate_question
@@ -417,6 +417,29 @@ def brief(
                 typer.echo(briefing.empty_note, err=True)
         else:
             console.print(render_briefing(briefing))
+
+    _guarded(run)
+
+
+@app.command()
+def story(
+    words: Annotated[str, typer.Argument(help='Which story, e.g. "London bombings".')],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """One story's timeline across days: each article with its most telling sentence."""
+
+    def run() -> None:
+        bot = Briefbot(_settings(data_dir))
+        bot.require_articles()
+        _ready(bot)
+        reply = bot.commands.story(words)
+        if isinstance(reply, Notice):
+            raise UserError(" ".join(reply.lines))
+        if as_json:
+            print(json.dumps(reply.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            console.print(render_briefing(reply))
 
     _guarded(run)
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.conversations import ConversationStore
 from bot.replies import Caller, Help, Notice, Usage, poll_summary, problem, report_lines
-from bot.services.ask import Answer, AskService, QuestionError
+from bot.services.ask import Answer, AskService, QuestionError, validate_question
 from bot.services.briefing import Briefing, BriefingService
 from bot.services.feeds import FeedService, FollowError
 from bot.services.ingest import IngestReport, IngestService, is_url
@@ -44,6 +44,7 @@ PERMISSIONS: Mapping[str, Who] = {
     "ask": Who.ANYONE,
     "today": Who.ANYONE,
     "briefing": Who.ANYONE,
+    "story": Who.ANYONE,
     "subscribe": Who.TRUSTED,
     "unsubscribe": Who.TRUSTED,
     "subscriptions": Who.ANYONE,
@@ -60,6 +61,7 @@ USAGES = (
     Usage("ask", "<question>", "answer with quotes from the articles", "What did Kim inspect?"),
     Usage("today", "[topic…]", "today's briefing", "energy"),
     Usage("briefing", "[day | week] [topic…]", f"the briefing of {PERIODS}", "last week Russia"),
+    Usage("story", "<words>", "one story's timeline across days", "London bombings"),
     Usage(
         "subscribe",
         "HH:MM Area/City [days] [topics…]",
@@ -202,6 +204,17 @@ class Commands:
             window, topics = Window.day(today, zone), [day or "", *topics]
         briefing = self.briefing_service.brief(window, topics=topics, limit=self.defaults.stories)
         return with_latest(briefing, self.briefing_service.store, retry="briefing")
+
+    def story(self, words: str) -> Briefing | Notice:
+        """The timeline of the story ``words`` name, or why there is none."""
+        try:
+            words = validate_question(words, max_chars=self.ask_service.max_question_chars)
+        except QuestionError:
+            return problem("Say which story, in a few words: story London bombings")
+        timeline = self.briefing_service.timeline(words)
+        if timeline is None:
+            return problem(f"I couldn't find a story about “{words}”.")
+        return timeline
 
     def subscribe(
         self,

@@ -114,10 +114,18 @@ class IngestSettings(BaseModel):
 
 class BriefingSettings(BaseModel):
     story_threshold: float = Field(
-        default=0.5,
+        default=0.28,
         ge=0.0,
         le=1.0,
-        description="Article-embedding similarity at which two articles tell one story.",
+        description="Similarity (meaning, title and lead words, names) at which two articles"
+        " tell one story.",
+    )
+    thread_days: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="How many days before a briefing's window a story's earlier articles are"
+        " looked for.",
     )
     topic_threshold: float = Field(default=0.3, ge=-1.0, le=1.0)
     stories: int = Field(default=8, ge=1, le=50, description="Most stories in a briefing.")

@@ -202,10 +202,13 @@ class Briefbot:
         return BriefingService(
             self.store,
             vectors=self.vectors,
+            lexical=self.lexical,
+            searcher=self.searcher,
             embedder=self.embedder,
             deliveries=DeliveryLog(self.store_path, clock=self.clock),
             story_threshold=cfg.story_threshold,
             topic_threshold=cfg.topic_threshold,
+            thread_days=cfg.thread_days,
         )
 
     @cached_property

@@ -80,6 +80,11 @@ class SlashCommands(Cog):
     ) -> None:
         await self._briefing(interaction, date, topic)
 
+    @app_commands.command(description="One story's timeline across days")
+    @app_commands.describe(words="which story, e.g. London bombings")
+    async def story(self, interaction: discord.Interaction, words: str) -> None:
+        await self._run(interaction, lambda _: self.commands.story(words))
+
     async def _briefing(
         self, interaction: discord.Interaction, date: str | None, topic: str | None
     ) -> None:

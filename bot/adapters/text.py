@@ -53,6 +53,8 @@ def run(
         case "briefing":
             day, topics = split_period(rest.split())
             return commands.briefing(caller, day=day, topics=split_topics(topics), now=now)
+        case "story":
+            return commands.story(rest)
         case "subscribe":
             if refusal := commands.refusal(name, caller):
                 return refusal

@@ -163,15 +163,15 @@ def _story_embed(number: int, story: Story) -> Embed:
     }
     if story.sources and (url := safe_url(story.sources[0].url)):
         embed["url"] = url
-    tags = [t for t in ("update" if story.update else "", story.topic or "") if t]
-    if tags:
-        embed["footer"] = {"text": fit(" · ".join(tags), MAX_FOOTER)}
+    tags = [*story.tags, story.why or ""]
+    if any(tags):
+        embed["footer"] = {"text": fit(" · ".join(t for t in tags if t), MAX_FOOTER)}
     return embed
 
 
 def briefing_messages(briefing: Briefing) -> list[Message]:
     """One or more message payloads of up to 10 embeds and 6,000 characters each."""
-    heading = fit(f"**News briefing — {briefing.window.label}**", MAX_CONTENT)
+    heading = fit(f"**{briefing.title} — {briefing.window.label}**", MAX_CONTENT)
     if not briefing.stories:
         return [{"content": fit(briefing.empty_note, MAX_CONTENT), "embeds": []}]
     messages: list[Message] = []

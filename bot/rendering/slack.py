@@ -113,13 +113,14 @@ def _plain_message(text: str, blocks: list[Block]) -> Message:
 
 
 def _story_blocks(number: int, story: Story) -> list[Block]:
-    tags = [t for t in ("update" if story.update else "", story.topic or "") if t]
+    tags = story.tags
     heading = f"*{number}. {escape(story.headline)}*" + (f"  _{' · '.join(tags)}_" if tags else "")
     quotes = [f">{escape(q.text)}" for q in story.quotes]
     body = "\n".join([heading, *take_whole(quotes, MAX_SECTION - len(heading) - 1)])
-    sources = " \n".join(
-        take_whole([_source_line(a) for a in story.sources], MAX_CONTEXT, separator=" \n")
-    )
+    lines = [_source_line(a) for a in story.sources]
+    if story.why:
+        lines.append(f"_{escape(story.why)}_")
+    sources = " \n".join(take_whole(lines, MAX_CONTEXT, separator=" \n"))
     return [
         section(body),
         context(sources),
@@ -129,7 +130,7 @@ def _story_blocks(number: int, story: Story) -> list[Block]:
 
 def briefing_messages(briefing: Briefing) -> list[Message]:
     """One or more ``chat.postMessage`` payloads; a story is never split across two."""
-    title = fit(f"News briefing — {briefing.window.label}", MAX_HEADER)
+    title = fit(f"{briefing.title} — {briefing.window.label}", MAX_HEADER)
     if not briefing.stories:
         return [_plain_message(briefing.empty_note, [section(escape(briefing.empty_note))])]
     messages: list[Message] = []

@@ -87,13 +87,11 @@ def render_briefing(briefing: Briefing) -> RenderableType:
     if not briefing.stories:
         return Text(briefing.empty_note, style="italic")
     text = Text()
-    text.append(f"Briefing — {briefing.window.label}\n", style="bold underline")
+    text.append(f"{briefing.title} — {briefing.window.label}\n", style="bold underline")
     for number, story in enumerate(briefing.stories, start=1):
         text.append(f"\n{number}. {safe(story.headline)}", style="bold")
-        if story.update:
-            text.append("  (update)", style="yellow")
-        if story.topic:
-            text.append(f"  [{safe(story.topic)}]", style="cyan")
+        if story.tags:
+            text.append(f"  [{safe(' · '.join(story.tags))}]", style="cyan")
         text.append("\n")
         for quote in story.quotes:
             text.append(f"   “{safe(quote.text)}”\n")
@@ -103,4 +101,6 @@ def render_briefing(briefing: Briefing) -> RenderableType:
             if article.url:
                 text.append(f" · {safe(article.url)}", style="dim underline")
             text.append("\n")
+        if story.why:
+            text.append(f"   {safe(story.why)}\n", style="dim italic")
     return text

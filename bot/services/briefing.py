@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +12,19 @@ from corpus.model import Article
 from corpus.store import ArticleStore, SQLiteTables
 from retrieval.embedding import Embedder, Vectors, article_vectors
 from retrieval.key_sentences import key_sentences
-from retrieval.stories import centrality, cluster, continues, importance, matching_topic
+from retrieval.lexical import LexicalIndex
+from retrieval.search import Searcher
+from retrieval.stories import (
+    Importance,
+    Rarity,
+    cluster,
+    importance,
+    matching_topic,
+    salience,
+    shared_names,
+    signals,
+    thread,
+)
 from retrieval.vector_index import VectorIndex
 from retrieval.window import Window
 
@@ -30,10 +42,38 @@ class Story:
     sources: list[Article]
     topic: str | None = None
     update: bool = False
+    """It continues a story told before: earlier articles, or ones the channel was sent."""
+    earlier: list[Article] = field(default_factory=list)
+    """The articles of days before the window that this story continues, oldest first."""
+    day: int = 1
+    """Which day of the story the window's newest article is on (day 1: it began then)."""
+    shared: tuple[str, ...] = ()
+    """Names its articles have in common: why they were grouped."""
 
     @property
     def article_ids(self) -> list[int]:
         return [a.id for a in self.sources if a.id is not None]
+
+    @property
+    def thread(self) -> str | None:
+        """How long a story that began before today has run: "day 3 · 9 articles so far"."""
+        if self.day == 1 and not self.earlier:
+            return None
+        articles = len(self.sources) + len(self.earlier)
+        return f"day {self.day} · {articles} article{'s' if articles != 1 else ''} so far"
+
+    @property
+    def tags(self) -> list[str]:
+        """What a reader sees beside the headline: whether it is an update, how long the story
+        has run, its topic."""
+        return [t for t in ("update" if self.update else "", self.thread, self.topic) if t]
+
+    @property
+    def why(self) -> str | None:
+        """Why its articles were grouped, for a story of more than one."""
+        if len(self.sources) < 2 or not self.shared:
+            return None
+        return "grouped by " + ", ".join(self.shared)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +81,8 @@ class Briefing:
     window: Window
     stories: list[Story] = field(default_factory=list)
     topics: tuple[str, ...] = ()
+    title: str = "News briefing"
+    """What the briefing is, for its heading: a story's timeline is one too."""
     latest: datetime | None = None
     """For an empty window: when the newest article before it (or after it, when there is none
     before) was published, in the window's timezone, to suggest a day that has articles."""
@@ -70,24 +112,25 @@ class Briefing:
                     "headline": s.headline,
                     "topic": s.topic,
                     "update": s.update,
+                    "thread": s.thread,
+                    "shared": list(s.shared),
                     "key_sentences": [q.text for q in s.quotes],
-                    "sources": [
-                        {
-                            "title": a.title,
-                            "source": a.source,
-                            "published_at": a.published_at.isoformat() if a.published_at else None,
-                            "url": a.url,
-                        }
-                        for a in s.sources
-                    ],
+                    "sources": [_source(a) for a in s.sources],
+                    "earlier": [_source(a) for a in s.earlier],
                 }
                 for s in self.stories
             ],
         }
 
 
-# How far back a story counts as already told, for marking new articles on it as an update.
-_UPDATE_LOOKBACK = timedelta(days=7)
+def _source(article: Article) -> dict[str, object]:
+    published = article.published_at.isoformat() if article.published_at else None
+    return {
+        "title": article.title,
+        "source": article.source,
+        "published_at": published,
+        "url": article.url,
+    }
 
 
 class DeliveryLog(SQLiteTables):
@@ -108,16 +151,6 @@ class DeliveryLog(SQLiteTables):
             ).fetchall()
         return {row[0] for row in rows}
 
-    def recent(self, platform: str, channel: str, *, since: datetime) -> list[int]:
-        """Articles the channel was briefed on since ``since``."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT article_id FROM delivered_articles WHERE platform = ? AND channel = ?"
-                " AND delivered_at >= ?",
-                (platform, channel, since.astimezone(UTC).isoformat()),
-            ).fetchall()
-        return [row[0] for row in rows]
-
     def record(
         self, platform: str, channel: str, briefing: Briefing, *, at: datetime | None = None
     ) -> None:
@@ -135,18 +168,24 @@ class BriefingService:
         store: ArticleStore,
         *,
         vectors: VectorIndex,
+        lexical: LexicalIndex,
+        searcher: Searcher,
         embedder: Embedder,
         deliveries: DeliveryLog,
         story_threshold: float,
         topic_threshold: float,
+        thread_days: int,
         key_sentences_per_story: int = 3,
     ) -> None:
         self.store = store
         self.vectors = vectors
+        self.lexical = lexical
+        self.searcher = searcher
         self.embedder = embedder
         self.deliveries = deliveries
         self.story_threshold = story_threshold
         self.topic_threshold = topic_threshold
+        self.thread_days = thread_days
         self.key_sentences_per_story = key_sentences_per_story
 
     def brief(
@@ -157,71 +196,152 @@ class BriefingService:
         limit: int = 8,
         channel: tuple[str, str] | None = None,
     ) -> Briefing:
-        """The window's stories, best first; with ``channel``, stories it already saw are left
-        out unless they gained articles (then they come back marked as an update)."""
-        articles = [a for a in self.store.published_between(window.start, window.end) if a.id]
+        """The window's stories, best first, each linked to the articles of the ``thread_days``
+        before it that it continues; with ``channel``, stories it already saw are left out
+        unless they gained articles."""
+        articles, meaning = self._embedded(self.store.published_between(window.start, window.end))
         topics = tuple(t.strip() for t in topics if t.strip())
         if not articles:
             return Briefing(window=window, topics=topics)
-        passage_ids = self._passages(a.id for a in articles if a.id is not None)
-        articles = [a for a in articles if a.id is not None and passage_ids[a.id]]
-        vectors = article_vectors([self.vectors.vectors(passage_ids[a.id or 0]) for a in articles])
-        groups = cluster(vectors, threshold=self.story_threshold)
+        before = window.start - timedelta(days=self.thread_days)
+        earlier, earlier_meaning = self._embedded(
+            self.store.published_between(before, window.start)
+        )
+        everyone = articles + earlier
+        rarity = self._rarity()
+        found = signals(everyone, np.vstack([meaning, earlier_meaning]), rarity=rarity)
+        similarity = found.similarity()
+        links = similarity >= self.story_threshold
+        count = len(articles)
+        mentions = found.name_forms[:count]
         topic_vectors = self.embedder.embed(list(topics)) if topics else None
-        earlier = self._earlier_vectors(channel, window, {a.id or 0 for a in articles})
-        ranked: list[tuple[float, Story]] = []
-        for group in groups:
+        ranked: list[tuple[Importance, Story]] = []
+        for group in cluster(links[:count, :count]):
             members = [articles[i] for i in group]
-            member_vectors = vectors[group]
+            history = [everyone[i] for i in thread(links, group, range(count, len(everyone)))]
             topic = matching_topic(
-                member_vectors, topics, topic_vectors, threshold=self.topic_threshold
+                members,
+                _centroid(meaning[group]),
+                topics,
+                topic_vectors,
+                threshold=self.topic_threshold,
             )
             if topics and topic is None:
                 continue
-            update = False
+            seen: set[int] = set()
             if channel is not None:
                 seen = self.deliveries.delivered(*channel, [a.id or 0 for a in members])
                 if len(seen) == len(members):
                     continue
-                # New articles on a story the channel heard about, in this window or before it.
-                update = bool(seen) or continues(
-                    member_vectors, earlier, threshold=self.story_threshold
-                )
-            story = self._story(members, member_vectors, topic=topic, update=update)
-            ranked.append((importance(members, member_vectors, window), story))
-        ranked.sort(key=lambda pair: -pair[0])
+            names = shared_names([found.name_forms[i] for i in group], rarity=rarity)
+            central = similarity[np.ix_(group, group)].mean(axis=1)
+            ordered = [members[i] for i in np.argsort(-central, kind="stable")]
+            story = self._story(
+                ordered,
+                window=window,
+                topic=topic,
+                history=history,
+                names=names,
+                update=bool(history or seen),
+            )
+            rank = importance(
+                members,
+                days=story.day,
+                salience=salience([found.name_forms[i] for i in group], mentions, rarity=rarity),
+                window=window,
+            )
+            ranked.append((rank, story))
+        ranked.sort(key=lambda pair: pair[0], reverse=True)
         return Briefing(window=window, stories=[s for _, s in ranked[:limit]], topics=topics)
 
-    def _passages(self, article_ids: Iterable[int]) -> dict[int, list[int]]:
-        """Each article's passages that have a vector of the current model (after a model
-        change, some have none until the next start embeds them)."""
-        found = self.store.passage_ids_of(article_ids)
-        known = self.vectors.indexed([p for ids in found.values() for p in ids])
-        return {article: [p for p in ids if p in known] for article, ids in found.items()}
+    def timeline(self, words: str, *, limit: int = 20) -> Briefing | None:
+        """One story's articles in the order they were published, across days, each with its one
+        most telling sentence: the story of the article that best matches ``words``, grouped
+        by the same rule as a briefing's stories, among the articles that match them (None
+        when none does).
 
-    def _earlier_vectors(
-        self, channel: tuple[str, str] | None, window: Window, current: set[int]
-    ) -> Vectors | None:
-        """Vectors of articles briefed to ``channel`` in the week before, outside this window."""
-        if channel is None:
+        Each article is an entry (a one-source story) so every platform renders it as it
+        renders a briefing."""
+        if not self.lexical.search(words, 1):
+            return None  # a story is named by its words: no article holds any of them
+        hits = self.searcher.search(words, k=_TIMELINE_CANDIDATES)
+        candidates, meaning = self._embedded(list({h.article.id: h.article for h in hits}.values()))
+        if not candidates:
             return None
-        since = window.start - _UPDATE_LOOKBACK
-        ids = [i for i in self.deliveries.recent(*channel, since=since) if i not in current]
-        passages = {k: v for k, v in self._passages(ids).items() if v}
-        if not passages:
-            return None
-        return article_vectors([self.vectors.vectors(p) for p in passages.values()])
+        found = signals(candidates, meaning, rarity=self._rarity())
+        links = found.similarity() >= self.story_threshold
+        story = next(g for g in cluster(links) if 0 in g)[:limit]  # 0: the best match
+        members = sorted((candidates[i] for i in story), key=_when)
+        entries = []
+        for article in members:
+            chosen = key_sentences([article.text], k=1, embedder=self.embedder)
+            quotes = [KeyQuote(text=c.text, article=article) for c in chosen]
+            day = _when(article).date().isoformat()
+            entries.append(
+                Story(headline=f"{day} · {article.title}", quotes=quotes, sources=[article])
+            )
+        first, last = _when(members[0]), _when(members[-1])
+        span = (
+            f"{first.date()} to {last.date()}" if first.date() != last.date() else str(first.date())
+        )
+        label = f"{candidates[0].title} ({len(members)} articles, {span})"
+        return Briefing(window=Window(first, last, label), stories=entries, title="Story timeline")
+
+    def _embedded(self, articles: Sequence[Article]) -> tuple[list[Article], Vectors]:
+        """The articles that have passages with a vector of the current model (after a model
+        change, some have none until the next start embeds them), and their unit mean vectors."""
+        found = self.store.passage_ids_of(a.id for a in articles if a.id is not None)
+        known = self.vectors.indexed([p for ids in found.values() for p in ids])
+        passages = {a: [p for p in ids if p in known] for a, ids in found.items()}
+        kept = [a for a in articles if a.id is not None and passages.get(a.id)]
+        if not kept:
+            return [], np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return kept, article_vectors([self.vectors.vectors(passages[a.id or 0]) for a in kept])
+
+    def _rarity(self) -> Rarity:
+        terms, documents = self.lexical.vocabulary()
+        return Rarity(dict(zip(terms, documents, strict=True)), len(self.lexical))
 
     def _story(
-        self, members: list[Article], vectors: Vectors, *, topic: str | None, update: bool
+        self,
+        ordered: list[Article],
+        *,
+        window: Window,
+        topic: str | None,
+        history: list[Article],
+        names: list[str],
+        update: bool,
     ) -> Story:
-        order = np.argsort(-centrality(vectors))
-        ordered = [members[i] for i in order]
+        """A story told by ``ordered`` (most central first), continuing ``history``."""
         chosen = key_sentences(
             [a.text for a in ordered], k=self.key_sentences_per_story, embedder=self.embedder
         )
         quotes = [KeyQuote(text=c.text, article=ordered[c.article_index]) for c in chosen]
-        sources = sorted(members, key=lambda a: a.published_at or a.added_at)
+        sources = sorted(ordered, key=_when)
+        zone = window.start.tzinfo
+        first = min(_when(a) for a in [*history, *sources]).astimezone(zone).date()
+        last = _when(sources[-1]).astimezone(zone).date()
         return Story(
-            headline=ordered[0].title, quotes=quotes, sources=sources, topic=topic, update=update
+            headline=ordered[0].title,
+            quotes=quotes,
+            sources=sources,
+            topic=topic,
+            update=update,
+            earlier=sorted(history, key=_when),
+            day=(last - first).days + 1,
+            shared=tuple(names),
         )
+
+
+# Articles matching a timeline's words among which its story is looked for.
+_TIMELINE_CANDIDATES = 50
+
+
+def _when(article: Article) -> datetime:
+    return article.published_at or article.added_at
+
+
+def _centroid(vectors: Vectors) -> Vectors:
+    mean = vectors.mean(axis=0)
+    result: Vectors = mean / (float(np.linalg.norm(mean)) or 1.0)
+    return result

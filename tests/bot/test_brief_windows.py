@@ -164,5 +164,5 @@ def test_terminal_chat_briefs_last_week(small: Briefbot) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = " ".join(result.stdout.split())  # rich wraps long lines
-    assert "Briefing — 2024-05-06 to 2024-05-12" in out
+    assert "News briefing — 2024-05-06 to 2024-05-12" in out
     assert LATE.title in out and FOLLOW_UP.title in out

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.rendering import discord, slack
+from bot.adapters.text import run
+from bot.rendering import discord, slack, terminal
+from bot.replies import Caller, Notice
 from bot.services.briefing import Briefing, KeyQuote, Story
 from bot.wiring import Briefbot
 from corpus.model import Article
 from retrieval.window import Window
 from tests.articles import DAY, OTHERS, REPOSITORY, VOLCANO, at
+from tests.bot.test_rendering import printed
 from tests.cli_harness import briefbot
 from tests.conftest import MakeBot
 
@@ -166,3 +169,66 @@ def test_brief_cli_on_the_sample_corpus(sample_data_dir: Path) -> None:
     assert story["key_sentences"]
     for sentence in story["key_sentences"]:
         assert sentence in text
+
+
+FOLLOW_UP = Article(
+    title="Grindavik eruption slows as lava walls hold",
+    source="Reykjavik Daily",
+    url="https://rd.example/volcano-slows",
+    published_at=at(8, DAY + timedelta(days=2)),
+    text="The eruption near Grindavik on the Reykjanes peninsula slowed on Sunday, scientists "
+    "said, two days after lava reached the evacuated town and set homes on fire. The defensive "
+    "walls held back most of the lava flow.",
+)
+
+
+def test_a_story_continuing_from_earlier_days_is_marked_with_its_thread(bot: Briefbot) -> None:
+    bot.ingest_service.ingest_articles([("follow-up", FOLLOW_UP)])
+    sunday = Window.day(DAY + timedelta(days=2), UTC)
+    [story] = bot.briefing_service.brief(sunday).stories  # on demand: no channel involved
+    assert [a.title for a in story.sources] == [FOLLOW_UP.title]
+    assert sorted(a.title for a in story.earlier) == sorted(a.title for a in VOLCANO)
+    assert story.update and story.day == 3
+    assert story.thread == "day 3 · 4 articles so far"
+    as_json = bot.briefing_service.brief(sunday).to_dict()["stories"]
+    assert as_json[0]["thread"] == "day 3 · 4 articles so far"  # type: ignore[index]
+    # Without the earlier days in reach, the same story is new.
+    bot.briefing_service.thread_days = 1
+    [alone] = bot.briefing_service.brief(sunday).stories
+    assert not alone.update and alone.thread is None and alone.earlier == []
+
+
+def test_a_story_shows_the_names_its_articles_share(bot: Briefbot) -> None:
+    top = bot.briefing_service.brief(Window.day(DAY, UTC)).stories[0]
+    assert "Grindavik" in top.shared
+    assert top.why is not None and top.why.startswith("grouped by ")
+    shown = printed(terminal.render_briefing(bot.briefing_service.brief(Window.day(DAY, UTC))))
+    assert "grouped by " in shown and "Grindavik" in shown
+
+
+def test_a_story_timeline_runs_in_order_across_days(bot: Briefbot) -> None:
+    bot.ingest_service.ingest_articles([("follow-up", FOLLOW_UP)])
+    timeline = bot.briefing_service.timeline("Grindavik eruption")
+    assert timeline is not None and timeline.title == "Story timeline"
+    sources = [s.sources[0] for s in timeline.stories]
+    assert {a.title for a in sources} == {a.title for a in [*VOLCANO, FOLLOW_UP]}
+    assert [a.published_at for a in sources] == sorted(a.published_at or at(0) for a in sources)
+    for entry in timeline.stories:
+        [quote] = entry.quotes
+        assert quote.text in quote.article.text  # one verbatim sentence per article
+    assert timeline.window.label.endswith("(4 articles, 2024-05-10 to 2024-05-12)")
+    assert bot.briefing_service.timeline("tennis") is None
+
+
+def test_the_story_command_in_chat_and_the_cli(bot: Briefbot) -> None:
+    caller = Caller(platform="terminal", channel="local", user="me", trusted=True)
+    reply = run(bot.commands, "story grindavik volcano", caller)
+    assert isinstance(reply, Briefing) and len(reply.stories) == 3
+    for words, expected in [("story", "Say which story"), ("story tennis", "“tennis”")]:
+        notice = run(bot.commands, words, caller)
+        assert isinstance(notice, Notice) and expected in notice.lines[0]
+    out = briefbot(
+        "story", "Grindavik eruption", "--json", "--data-dir", str(bot.settings.data_dir)
+    )
+    entries = json.loads(out.stdout)["stories"]
+    assert len(entries) == 3 and all(len(e["key_sentences"]) == 1 for e in entries)

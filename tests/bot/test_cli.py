@@ -105,7 +105,7 @@ def test_terminal_chat_takes_the_chat_commands(sample_data_dir: Path, tmp_path: 
     out = " ".join(result.stdout.split())  # rich wraps long lines
     assert "subscribe HH:MM Area/City [days] [topics…]" in out
     assert "Flour Mills of Fiji" in out and "Wikinews · 2005-07-01" in out
-    assert "Briefing — 2005-07-07" in out
+    assert "News briefing — 2005-07-07" in out
     assert "“x” is not a web address" in out
 
 

@@ -516,3 +516,21 @@ def test_failures_end_in_an_apology_never_in_silence(
     failures = [r for r in caplog.records if r.name == "bot.adapters.discord"]
     assert len(failures) == 3
     assert all(r.exc_info for r in failures)
+
+
+def test_a_story_timeline_from_the_story_command(tmp_path: Path, embedder: Embedder) -> None:
+    """/story words: one embed per article, oldest first, through the real command tree."""
+    bot = Briefbot(
+        isolated_settings(data_dir=tmp_path / "data", load_samples=False), embedder=embedder
+    )
+    bot.ingest_service.ingest_articles([(a.title, a) for a in VOLCANO])
+
+    async def scenario(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        [message] = await invoke(adapter, fake, slash_command("story", option("words", "lava")))
+        assert message["content"].startswith("**Story timeline — ")
+        assert len(message["embeds"]) == 3
+        assert all("2024-05-10 · " in e["title"] for e in message["embeds"])
+        [missing] = await invoke(adapter, fake, slash_command("story", option("words", "tennis")))
+        assert "couldn't find a story about “tennis”" in missing["content"]
+
+    run(adapter_for(bot), scenario)
