@@ -54,6 +54,15 @@ VOLCANO = [
         "diverted most of the lava, officials said, but some flowed past the barriers.",
     ),
 ]
+# The eruption's story on the next day, from another outlet.
+VOLCANO_NEXT_DAY = Article(
+    title="Grindavik eruption slows, scientists say",
+    source="Science Now",
+    url="https://sn.example/grindavik-slows",
+    published_at=at(8, DAY + timedelta(days=1)),
+    text="The eruption near Grindavik on the Reykjanes peninsula slowed on Saturday, "
+    "scientists said, a day after lava reached the evacuated town and set homes on fire.",
+)
 OTHERS = [
     Article(
         title="Central bank holds interest rates at 4.5 percent",

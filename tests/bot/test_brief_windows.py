@@ -15,21 +15,13 @@ from bot.replies import Caller
 from bot.services.briefing import Briefing
 from bot.wiring import Briefbot
 from corpus.model import Article
-from tests.articles import DAY, OTHERS, VOLCANO, at
+from tests.articles import OTHERS, VOLCANO, VOLCANO_NEXT_DAY
 from tests.cli_harness import briefbot, one_line_error
 from tests.conftest import MakeBot
 
 MEMBER = Caller(platform="slack", channel="C1", user="U1", trusted=False)
 NOW = datetime(2005, 7, 8, 9, 0, tzinfo=UTC)
 
-FOLLOW_UP = Article(
-    title="Grindavik eruption slows, scientists say",
-    source="Science Now",
-    url="https://sn.example/grindavik-slows",
-    published_at=at(8, DAY + timedelta(days=1)),
-    text="The eruption near Grindavik on the Reykjanes peninsula slowed on Saturday, "
-    "scientists said, a day after lava reached the evacuated town and set homes on fire.",
-)
 # The last minutes of 12 May in UTC, already 13 May in Auckland.
 LATE = Article(
     title="Harbour ferry service resumes after strike",
@@ -46,7 +38,7 @@ def small(make_bot: MakeBot) -> Briefbot:
     """Three days of news: the volcano and two others on 10 May, a follow-up on 11 May, and a
     ferry story late on 12 May."""
     bot = make_bot()
-    articles = [*VOLCANO, *OTHERS, FOLLOW_UP, LATE]
+    articles = [*VOLCANO, *OTHERS, VOLCANO_NEXT_DAY, LATE]
     assert len(bot.ingest_service.ingest_articles([(a.title, a) for a in articles]).added) == 7
     return bot
 
@@ -65,13 +57,13 @@ def titles(briefing: dict[str, Any]) -> set[str]:
 def test_brief_since_until_includes_both_days(small: Briefbot) -> None:
     two_days = brief(small, "--since", "2024-05-10", "--until", "2024-05-11")
     assert two_days["window"]["label"] == "2024-05-10 to 2024-05-11"
-    assert titles(two_days) == {a.title for a in [*VOLCANO, *OTHERS, FOLLOW_UP]}
+    assert titles(two_days) == {a.title for a in [*VOLCANO, *OTHERS, VOLCANO_NEXT_DAY]}
     last_day = brief(small, "--since", "2024-05-12", "--until", "2024-05-12")
     assert titles(last_day) == {LATE.title}  # 23:30 on the last day is inside
     auckland = brief(
         small, "--since", "2024-05-12", "--until", "2024-05-13", "--tz", "Pacific/Auckland"
     )
-    assert FOLLOW_UP.title not in titles(auckland) and LATE.title in titles(auckland)
+    assert VOLCANO_NEXT_DAY.title not in titles(auckland) and LATE.title in titles(auckland)
 
     everything = brief(small, "--since", "2024-05-10", "--until", "2024-05-12")
     assert len(everything["stories"]) >= 3
@@ -81,7 +73,7 @@ def test_brief_since_until_includes_both_days(small: Briefbot) -> None:
     today = datetime.now(UTC).date()
     to_today = brief(small, "--since", "2024-05-11")
     assert to_today["window"]["label"] == f"2024-05-11 to {today}"
-    assert titles(to_today) == {FOLLOW_UP.title, LATE.title}
+    assert titles(to_today) == {VOLCANO_NEXT_DAY.title, LATE.title}
 
 
 def test_brief_names_the_latest_day_when_a_window_is_empty(small: Briefbot) -> None:
@@ -128,7 +120,9 @@ def test_chat_briefings_of_this_week_and_last_week(small: Briefbot) -> None:
     sunday, wednesday = datetime(2024, 5, 12, 18, tzinfo=UTC), datetime(2024, 5, 15, 9, tzinfo=UTC)
     this_week = run(commands, "briefing this week", MEMBER, now=sunday)
     assert isinstance(this_week, Briefing) and this_week.window.label == "2024-05-06 to 2024-05-12"
-    assert titles(this_week.to_dict()) == {a.title for a in [*VOLCANO, *OTHERS, FOLLOW_UP, LATE]}
+    assert titles(this_week.to_dict()) == {
+        a.title for a in [*VOLCANO, *OTHERS, VOLCANO_NEXT_DAY, LATE]
+    }
     last_week = run(commands, "briefing Last Week volcanic eruption, ferry", MEMBER, now=wednesday)
     assert isinstance(last_week, Briefing)
     assert last_week.window == this_week.window
@@ -165,4 +159,4 @@ def test_terminal_chat_briefs_last_week(small: Briefbot) -> None:
     assert result.returncode == 0, result.stderr
     out = " ".join(result.stdout.split())  # rich wraps long lines
     assert "News briefing — 2024-05-06 to 2024-05-12" in out
-    assert LATE.title in out and FOLLOW_UP.title in out
+    assert LATE.title in out and VOLCANO_NEXT_DAY.title in out

@@ -15,7 +15,7 @@ from bot.services.briefing import Briefing, KeyQuote, Story
 from bot.wiring import Briefbot
 from corpus.model import Article
 from retrieval.window import Window
-from tests.articles import DAY, OTHERS, REPOSITORY, VOLCANO, at
+from tests.articles import DAY, OTHERS, REPOSITORY, VOLCANO, VOLCANO_NEXT_DAY, at
 from tests.bot.test_rendering import printed
 from tests.cli_harness import briefbot
 from tests.conftest import MakeBot
@@ -75,14 +75,7 @@ def test_a_delivered_story_returns_only_with_news(bot: Briefbot) -> None:
     assert service.brief(window, channel=channel).stories == []
     # Another channel has not seen it.
     assert len(service.brief(window, channel=("discord", "99")).stories) == len(first.stories)
-    follow_up = Article(
-        title="Grindavik eruption slows, scientists say",
-        source="Science Now",
-        published_at=at(8, DAY + timedelta(days=1)),
-        text="The eruption near Grindavik on the Reykjanes peninsula slowed on Saturday, "
-        "scientists said, a day after lava reached the evacuated town and set homes on fire.",
-    )
-    bot.ingest_service.ingest_articles([("follow-up", follow_up)])
+    bot.ingest_service.ingest_articles([("follow-up", VOLCANO_NEXT_DAY)])
     [story] = service.brief(window, channel=channel).stories
     assert story.update
     assert "Grindavik eruption slows, scientists say" in [a.title for a in story.sources]
@@ -171,30 +164,19 @@ def test_brief_cli_on_the_sample_corpus(sample_data_dir: Path) -> None:
         assert sentence in text
 
 
-FOLLOW_UP = Article(
-    title="Grindavik eruption slows as lava walls hold",
-    source="Reykjavik Daily",
-    url="https://rd.example/volcano-slows",
-    published_at=at(8, DAY + timedelta(days=2)),
-    text="The eruption near Grindavik on the Reykjanes peninsula slowed on Sunday, scientists "
-    "said, two days after lava reached the evacuated town and set homes on fire. The defensive "
-    "walls held back most of the lava flow.",
-)
-
-
 def test_a_story_continuing_from_earlier_days_is_marked_with_its_thread(bot: Briefbot) -> None:
-    bot.ingest_service.ingest_articles([("follow-up", FOLLOW_UP)])
-    sunday = Window.day(DAY + timedelta(days=2), UTC)
-    [story] = bot.briefing_service.brief(sunday).stories  # on demand: no channel involved
-    assert [a.title for a in story.sources] == [FOLLOW_UP.title]
+    bot.ingest_service.ingest_articles([("follow-up", VOLCANO_NEXT_DAY)])
+    saturday = Window.day(DAY + timedelta(days=1), UTC)
+    [story] = bot.briefing_service.brief(saturday).stories  # on demand: no channel involved
+    assert [a.title for a in story.sources] == [VOLCANO_NEXT_DAY.title]
     assert sorted(a.title for a in story.earlier) == sorted(a.title for a in VOLCANO)
-    assert story.update and story.day == 3
-    assert story.thread == "day 3 · 4 articles so far"
-    as_json = bot.briefing_service.brief(sunday).to_dict()["stories"]
-    assert as_json[0]["thread"] == "day 3 · 4 articles so far"  # type: ignore[index]
+    assert story.update and story.day == 2
+    assert story.thread == "day 2 · 4 articles so far"
+    as_json = bot.briefing_service.brief(saturday).to_dict()["stories"]
+    assert as_json[0]["thread"] == "day 2 · 4 articles so far"  # type: ignore[index]
     # Without the earlier days in reach, the same story is new.
-    bot.briefing_service.thread_days = 1
-    [alone] = bot.briefing_service.brief(sunday).stories
+    bot.briefing_service.thread_days = 0
+    [alone] = bot.briefing_service.brief(saturday).stories
     assert not alone.update and alone.thread is None and alone.earlier == []
 
 
@@ -207,16 +189,16 @@ def test_a_story_shows_the_names_its_articles_share(bot: Briefbot) -> None:
 
 
 def test_a_story_timeline_runs_in_order_across_days(bot: Briefbot) -> None:
-    bot.ingest_service.ingest_articles([("follow-up", FOLLOW_UP)])
+    bot.ingest_service.ingest_articles([("follow-up", VOLCANO_NEXT_DAY)])
     timeline = bot.briefing_service.timeline("Grindavik eruption")
     assert timeline is not None and timeline.title == "Story timeline"
     sources = [s.sources[0] for s in timeline.stories]
-    assert {a.title for a in sources} == {a.title for a in [*VOLCANO, FOLLOW_UP]}
+    assert {a.title for a in sources} == {a.title for a in [*VOLCANO, VOLCANO_NEXT_DAY]}
     assert [a.published_at for a in sources] == sorted(a.published_at or at(0) for a in sources)
     for entry in timeline.stories:
         [quote] = entry.quotes
         assert quote.text in quote.article.text  # one verbatim sentence per article
-    assert timeline.window.label.endswith("(4 articles, 2024-05-10 to 2024-05-12)")
+    assert timeline.window.label.endswith("(4 articles, 2024-05-10 to 2024-05-11)")
     assert bot.briefing_service.timeline("tennis") is None
 
 

@@ -56,12 +56,7 @@ def test_subscribe_words() -> None:
 
 
 def test_a_scheduled_briefing_is_delivered_once_a_day(make_bot: MakeBot) -> None:
-    bot: Briefbot = make_bot()
-    bot.ingest_service.ingest_articles([(a.title, a) for a in VOLCANO[:1]])
-    clock = Clock(datetime(2024, 5, 10, 7, 0, tzinfo=BERLIN))
-    bot.subscriptions.subscribe(
-        from_words(["08:00", "Europe/Berlin"], platform="slack", channel="C1", now=clock.now)
-    )
+    bot, clock = _one_article_and_8am_briefings(make_bot, "C1")
     sent: list[tuple[str, Briefing]] = []
 
     def scheduler() -> BriefingScheduler:
@@ -95,16 +90,23 @@ def test_a_scheduled_briefing_is_delivered_once_a_day(make_bot: MakeBot) -> None
     assert len(sent) == 2
 
 
-def test_a_channel_that_cannot_be_posted_to_holds_up_no_other(
-    make_bot: MakeBot, caplog: pytest.LogCaptureFixture
-) -> None:
+def _one_article_and_8am_briefings(make_bot: MakeBot, *channels: str) -> tuple[Briefbot, Clock]:
+    """A store with one article of 10 May, and Slack ``channels`` briefed daily at 08:00 in
+    Berlin; the clock stands at 07:00 that day."""
     bot: Briefbot = make_bot()
     bot.ingest_service.ingest_articles([(a.title, a) for a in VOLCANO[:1]])
     clock = Clock(datetime(2024, 5, 10, 7, 0, tzinfo=BERLIN))
-    for channel in ("C-gone", "C-ok"):
+    for channel in channels:
         bot.subscriptions.subscribe(
             from_words(["08:00", "Europe/Berlin"], platform="slack", channel=channel, now=clock.now)
         )
+    return bot, clock
+
+
+def test_a_channel_that_cannot_be_posted_to_holds_up_no_other(
+    make_bot: MakeBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot, clock = _one_article_and_8am_briefings(make_bot, "C-gone", "C-ok")
     sent: list[str] = []
     gone = True
 
@@ -134,12 +136,7 @@ def test_a_channel_that_cannot_be_posted_to_holds_up_no_other(
 def test_a_scheduled_briefing_with_nothing_new_is_skipped_for_the_day(
     make_bot: MakeBot, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot: Briefbot = make_bot()
-    bot.ingest_service.ingest_articles([(a.title, a) for a in VOLCANO[:1]])
-    clock = Clock(datetime(2024, 5, 10, 7, 0, tzinfo=BERLIN))
-    bot.subscriptions.subscribe(
-        from_words(["08:00", "Europe/Berlin"], platform="slack", channel="C1", now=clock.now)
-    )
+    bot, clock = _one_article_and_8am_briefings(make_bot, "C1")
     sent: list[Briefing] = []
 
     def scheduler(*, skip_empty: bool) -> BriefingScheduler:
