@@ -274,7 +274,9 @@ class BriefingService:
         members = sorted((candidates[i] for i in story), key=_when)
         entries = []
         for article in members:
-            chosen = key_sentences([article.text], k=1, embedder=self.embedder)
+            chosen = key_sentences(
+                [article.text], k=1, embedder=self.embedder, headline=article.title
+            )
             quotes = [KeyQuote(text=c.text, article=article) for c in chosen]
             day = _when(article).date().isoformat()
             entries.append(
@@ -314,7 +316,10 @@ class BriefingService:
     ) -> Story:
         """A story told by ``ordered`` (most central first), continuing ``history``."""
         chosen = key_sentences(
-            [a.text for a in ordered], k=self.key_sentences_per_story, embedder=self.embedder
+            [a.text for a in ordered],
+            k=self.key_sentences_per_story,
+            embedder=self.embedder,
+            headline=ordered[0].title,
         )
         quotes = [KeyQuote(text=c.text, article=ordered[c.article_index]) for c in chosen]
         sources = sorted(ordered, key=_when)

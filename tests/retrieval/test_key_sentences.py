@@ -76,3 +76,98 @@ def test_the_lead_carrying_the_news_is_chosen(embedder: Embedder) -> None:
     chosen = key_sentences([FACTORY], k=1, embedder=embedder)
     assert [s.text for s in chosen] == [FACTORY.split("\n")[0]]
     assert chosen[0].start == 0
+
+
+def test_a_lead_that_repeats_the_headline_is_skipped(embedder: Embedder) -> None:
+    lead = FACTORY.split("\n")[0]
+    # Wikinews-style: the lead restates the title word for word ("to close" / "will close").
+    headline = "Acme Motors to close Leeds car factory, cutting 400 jobs"
+    chosen = [s.text for s in key_sentences([FACTORY], k=2, embedder=embedder, headline=headline)]
+    assert len(chosen) == 2
+    assert lead not in chosen
+    # A headline the lead does not restate leaves it the first choice.
+    other = "Unions vow to fight closures"
+    assert [s.text for s in key_sentences([FACTORY], k=1, embedder=embedder, headline=other)] == [
+        lead
+    ]
+
+
+ATTACK_CONTEXT = [
+    "Rebels attacked an army base near the northern town of Gulu on Sunday, killing 12 soldiers.",
+    '"We will strike again and again," the rebel statement posted on a website said.',
+    "Army spokesman John Okello said four rebels had been killed in the fighting.",
+    "It is expected that the government will send more troops to the region.",
+    "It has been confirmed by officials in Kampala that the base is back under army control.",
+    "This week, aid agencies moved their foreign staff out of the town.",
+    'Okello told reporters in Kampala: "Our soldiers fought bravely against a larger force."',
+    "Her Majesty the Queen sent her condolences to the families of the dead soldiers.",
+]
+ATTACK_BARE = [
+    '"We will fight on until the government falls and our people are free."',
+    '"The town is calm now and the roads are open again," he said.',
+    "He said the army would hunt down the attackers within days.",
+    "It was the deadliest attack on the army in the region this year.",
+    "But they have fought the government for almost two decades.",
+    "In 1987, he founded the movement in the villages around the town.",
+    "Its leaders are wanted for war crimes by the International Criminal Court.",
+    # A statement printed without quotation marks.
+    "We have warned the government many times and we will not stop now.",
+    # In a list of reactions, the credit of the quotation before: not this one's speaker.
+    '— Army spokesman John Okello *"Every town in the north will be defended."',
+]
+
+
+def test_sentences_without_their_context_are_skipped(embedder: Embedder) -> None:
+    text = "\n\n".join(ATTACK_CONTEXT + ATTACK_BARE)
+    # As many as can stand alone: a context-free sentence would have to displace one of them.
+    chosen = key_sentences([text], k=len(ATTACK_CONTEXT), embedder=embedder)
+    assert {s.text for s in chosen} == set(ATTACK_CONTEXT)
+    for selected in chosen:
+        assert text[selected.start : selected.end] == selected.text
+    assert chosen == sorted(chosen, key=lambda s: s.start)
+
+
+def test_a_statement_printed_without_quotation_marks_is_skipped(embedder: Embedder) -> None:
+    statement = [
+        "We have carried out the attack on the army base in the north.",
+        # Third person, but between two sentences of the statement: part of it.
+        "The northern brigade attacked the army base and killed the soldiers guarding it.",
+        "We will strike again until all of our demands are met in full.",
+    ]
+    report = "This week, aid agencies moved their foreign staff out of the town."
+    text = "\n\n".join([*statement, report])
+    # The middle sentence is the most central; only the rule keeps it out.
+    assert [s.text for s in key_sentences([text], k=1, embedder=embedder)] == [report]
+
+
+@pytest.mark.parametrize("with_embedder", [True, False])
+def test_a_pronoun_is_fine_right_after_the_sentence_it_stands_for(
+    embedder: Embedder, with_embedder: bool
+) -> None:
+    named = "Army spokesman John Okello said four rebels had been killed in the fighting near Gulu."
+    pronoun = "He said the army would hunt down the rebels who attacked the base near Gulu."
+    aside = "Aid agencies have moved their foreign staff out of the region."
+    model = embedder if with_embedder else None
+    # Shown in reading order, "He" follows the sentence that names him.
+    chosen = key_sentences([f"{named}\n\n{pronoun}\n\n{aside}"], k=2, embedder=model)
+    assert [s.text for s in chosen] == [named, pronoun]
+    # Two sentences apart, it would stand for nobody.
+    chosen = key_sentences([f"{named}\n\n{aside}\n\n{pronoun}"], k=2, embedder=model)
+    assert [s.text for s in chosen] == [named, aside]
+
+
+@pytest.mark.parametrize("with_embedder", [True, False])
+def test_held_back_sentences_fill_in_when_nothing_else_is_left(
+    embedder: Embedder, with_embedder: bool
+) -> None:
+    text = "\n\n".join([ATTACK_CONTEXT[0], *ATTACK_BARE[:4]])
+    headline = "Rebels attack army base near Gulu, killing 12 soldiers"
+    chosen = key_sentences(
+        [text], k=3, embedder=embedder if with_embedder else None, headline=headline
+    )
+    # Every sentence is held back (the lead repeats the headline), yet k are still given, in
+    # reading order.
+    assert len(chosen) == 3
+    assert chosen == sorted(chosen, key=lambda s: s.start)
+    alone = key_sentences([ATTACK_BARE[2]], k=1, embedder=embedder if with_embedder else None)
+    assert [s.text for s in alone] == [ATTACK_BARE[2]]
