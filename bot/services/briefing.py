@@ -233,7 +233,8 @@ class BriefingService:
                 seen = self.deliveries.delivered(*channel, [a.id or 0 for a in members])
                 if len(seen) == len(members):
                     continue
-            names = shared_names([found.name_forms[i] for i in group], rarity=rarity)
+            forms = [found.name_forms[i] for i in group]
+            names = shared_names(forms, rarity=rarity)
             central = similarity[np.ix_(group, group)].mean(axis=1)
             ordered = [members[i] for i in np.argsort(-central, kind="stable")]
             story = self._story(
@@ -247,7 +248,7 @@ class BriefingService:
             rank = importance(
                 members,
                 days=story.day,
-                salience=salience([found.name_forms[i] for i in group], mentions, rarity=rarity),
+                salience=salience(forms, mentions, rarity=rarity),
                 window=window,
             )
             ranked.append((rank, story))
