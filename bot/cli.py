@@ -5,22 +5,23 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import partial
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from bot import logs
 from bot.adapters import terminal
 from bot.commands import with_latest
 from bot.rendering.terminal import (
@@ -30,12 +31,13 @@ from bot.rendering.terminal import (
 )
 from bot.replies import Notice, poll_summary
 from bot.scheduler import background_thread
-from bot.serve import Listen, check, serve
+from bot.serve import NO_PLATFORM, Listen, check, serve
 from bot.services.ask import QuestionError, validate_question
 from bot.services.feeds import PollResult
 from bot.services.ingest import IngestReport
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import BriefingSettings, Settings, SettingsError, load_settings
 from bot.subscriptions import describe, from_words, next_fire
+from bot.timezones import UnknownTimezoneError, find_timezone
 from bot.wiring import Briefbot
 from corpus.errors import BriefbotError
 from corpus.model import parse_instant
@@ -47,17 +49,49 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help is plain text: Rich markup would swallow every "[…]" written in it, such as the
+    # optional parts of a schedule ("HH:MM Area/City [days] [topics…]").
+    rich_markup_mode=None,
+    # Wide terminals get whole first lines of the commands' help in `briefbot --help`.
+    context_settings={"max_content_width": 120},
 )
 console = Console()
 errors = Console(stderr=True)
 
+# Options that stand for a setting read its variable too, so that help can name it; the value
+# then reaches load_settings as an override, which keeps the order: option, variable, .env file,
+# default. The defaults shown are the settings' own.
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Where the store and indexes live [env: BRIEFBOT_DATA_DIR]."),
+    typer.Option(
+        "--data-dir",
+        envvar="BRIEFBOT_DATA_DIR",
+        show_envvar=True,
+        show_default=str(Settings.model_fields["data_dir"].default),
+        help="Where the store and indexes live.",
+    ),
 ]
 
 T = TypeVar("T")
 MAX_QUOTES = 20
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"briefbot {version('briefbot')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    _: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The options of ``briefbot`` itself, given before any command."""
 
 
 class UserError(BriefbotError):
@@ -94,11 +128,11 @@ def progress_bar() -> Iterator[BarProgress]:
 
 def _settings(data_dir: Path | None) -> Settings:
     settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logs.configure(
+        level=settings.log_level,
+        json_lines=settings.log_format == "json",
+        secrets=settings.secrets(),
     )
-    for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "slack_sdk"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     return settings
 
 
@@ -187,7 +221,8 @@ def feeds_remove(url: str, data_dir: DataDir = None) -> None:
     """Stop following a feed (its articles stay)."""
 
     def run() -> None:
-        if not Briefbot(_settings(data_dir)).feed_service.unfollow(url):
+        # The feed table alone: the feed service would load the model for its ingester.
+        if not Briefbot(_settings(data_dir)).feeds.remove(url):
             raise UserError(f"not following {url}")
         console.print(f"Stopped following {url}", markup=False)
 
@@ -199,7 +234,8 @@ def feeds_list(data_dir: DataDir = None) -> None:
     """Show the followed feeds."""
 
     def run() -> None:
-        feeds = Briefbot(_settings(data_dir)).feed_service.followed()
+        # The feed table alone: the feed service would load the model for its ingester.
+        feeds = Briefbot(_settings(data_dir)).feeds.list()
         if not feeds:
             console.print("No feeds followed yet — add one with: briefbot feeds add URL")
         for feed in feeds:
@@ -285,17 +321,17 @@ def ask(
     _guarded(run)
 
 
-def _load(bot: Briefbot) -> None:
+def _load(bot: Briefbot, *, terminal: bool) -> None:
     """First start: index the sample corpus; every start: make sure the indexes are current."""
     with progress_bar() as progress:
-        report = bot.load_samples_if_empty(progress=progress)
+        report = bot.load_samples_if_empty(terminal=terminal, progress=progress)
         if report is not None:
             errors.print(f"Indexed the sample corpus: {report.summary()}")
         bot.prepare(progress=progress)
 
 
 def _start_terminal(bot: Briefbot, *, now: datetime | None = None) -> None:
-    _load(bot)
+    _load(bot, terminal=True)
     bot.require_articles()
     with background_thread(
         bot.background(
@@ -348,9 +384,11 @@ def run(
         listen = Listen(host=host, port=port) if slack_http else None
         check(bot, slack_http=listen)
         if not (bot.settings.slack.enabled or bot.settings.discord.enabled):
+            if not sys.stdin.isatty():  # a container or service: the chat would read EOF and end
+                raise SettingsError(NO_PLATFORM)
             _start_terminal(bot)
             return
-        _load(bot)  # an empty store is fine here: people can add articles from chat
+        _load(bot, terminal=False)  # an empty store is fine: people can add articles from chat
         try:
             asyncio.run(serve(bot, slack_http=listen))
         except ConnectionError as exc:
@@ -379,7 +417,10 @@ def brief(
         str | None,
         typer.Option(
             "--tz",
-            help="IANA timezone of those days (default UTC, or BRIEFBOT_BRIEFING__TIMEZONE).",
+            envvar="BRIEFBOT_BRIEFING__TIMEZONE",
+            show_envvar=True,
+            show_default=BriefingSettings.model_fields["timezone"].default,
+            help="IANA timezone of those days, such as Europe/London (any case).",
         ),
     ] = None,
     topic: Annotated[
@@ -387,7 +428,13 @@ def brief(
     ] = None,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", help="Most stories (default 8, or BRIEFBOT_BRIEFING__STORIES)."),
+        typer.Option(
+            "--limit",
+            envvar="BRIEFBOT_BRIEFING__STORIES",
+            show_envvar=True,
+            show_default=str(BriefingSettings.model_fields["stories"].default),
+            help="Most stories.",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     data_dir: DataDir = None,
@@ -531,11 +578,9 @@ def subscriptions_list(data_dir: DataDir = None) -> None:
 
 def _timezone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UserError(
-            f"unknown timezone {name!r} — use an IANA name such as Europe/Berlin"
-        ) from None
+        return find_timezone(name)
+    except UnknownTimezoneError as exc:
+        raise UserError(f"--tz: {exc}") from None
 
 
 @app.command()

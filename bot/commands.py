@@ -7,6 +7,7 @@ terminal parse their text into the same calls (``bot/adapters/text.py``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -14,6 +15,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from bot.conversations import ConversationStore
+from bot.metrics import Metrics
 from bot.replies import Caller, Help, Notice, Usage, poll_summary, problem, report_lines
 from bot.services.ask import Answer, AskService, QuestionError, validate_question
 from bot.services.briefing import Briefing, BriefingService
@@ -136,6 +138,7 @@ class Commands:
         conversations: ConversationStore,
         defaults: BriefingDefaults,
         clock: Clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self.ask_service = ask_service
         self.conversations = conversations
@@ -145,6 +148,7 @@ class Commands:
         self.subscription_store = subscriptions
         self.defaults = defaults
         self.clock = clock
+        self.metrics = metrics or Metrics()
 
     def refusal(self, command: str, caller: Caller) -> Notice | None:
         """The private refusal when ``caller`` may not run ``command``, else nothing."""
@@ -170,10 +174,13 @@ class Commands:
         """Answer a question; within a ``conversation`` (a thread, a reply chain, a terminal
         session) a follow-up is read against the question before it."""
         previous = self.conversations.last(*conversation) if conversation else None
+        started = time.perf_counter()
         try:
             answer = self.ask_service.ask(question, now=now, previous=previous)
         except QuestionError as exc:
+            self.metrics.asked(None, seconds=time.perf_counter() - started)
             return problem(str(exc))
+        self.metrics.asked(answer, seconds=time.perf_counter() - started)
         if conversation is not None:
             self.remember(conversation, answer)
         return answer
@@ -272,7 +279,7 @@ class Commands:
             return problem("Give a URL or paste the article's text after add.")
         if not is_url(url):
             return problem(f"“{url}” is not a web address (it should start with https://).")
-        return _ingested(self.ingest_service.ingest_url(url))
+        return self._ingested("url", self.ingest_service.ingest_url(url))
 
     def add_text(self, caller: Caller, *, text: str, title: str | None = None) -> Notice:
         """Pasted text; without a ``title`` its first line is the title."""
@@ -280,12 +287,16 @@ class Commands:
             return refusal
         if not text.strip():
             return problem("Paste the article's text, with its title on the first line.")
-        return _ingested(self.ingest_service.ingest_text(text, title=title))
+        return self._ingested("text", self.ingest_service.ingest_text(text, title=title))
 
     def add_file(self, caller: Caller, name: str, data: bytes) -> Notice:
         if refusal := self.refusal("add", caller):
             return refusal
-        return _ingested(self.ingest_service.ingest_upload(name, data))
+        return self._ingested("file", self.ingest_service.ingest_upload(name, data))
+
+    def _ingested(self, kind: str, report: IngestReport) -> Notice:
+        self.metrics.ingested(kind, report)
+        return _ingested(report)
 
     def follow(self, caller: Caller, url: str) -> Notice:
         if refusal := self.refusal("follow", caller):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
+from bot.metrics import Metrics
 from bot.services.briefing import Briefing, BriefingService
 from bot.services.feeds import FeedService, PollResult
 from bot.subscriptions import Subscription, SubscriptionStore, due, missed
@@ -180,6 +181,7 @@ class BriefingScheduler:
         skip_empty: bool,
         stories: int = 8,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.subscriptions = subscriptions
         self.briefing = briefing
@@ -188,6 +190,7 @@ class BriefingScheduler:
         self.skip_empty = skip_empty
         self.stories = stories
         self.clock = clock
+        self.metrics = metrics or Metrics()
         self._skips_logged: set[tuple[str, str, date]] = set()
         self._failures_logged: set[tuple[str, str, date]] = set()
 
@@ -206,8 +209,10 @@ class BriefingScheduler:
             try:
                 posted = self._deliver(sub, send, slot.day, now)
             except Exception as exc:  # one unreachable channel must not hold up the others
+                self.metrics.briefing("failed")
                 self._log_failure(sub, slot.day, exc)
                 continue
+            self.metrics.briefing("posted" if posted else "skipped")
             if posted:
                 delivered.append(sub)
         return delivered

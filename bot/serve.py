@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import ClientError, web
+from prometheus_client import CONTENT_TYPE_LATEST
 from slack_sdk.errors import SlackApiError
 
 from bot.adapters.discord import DiscordAdapter
@@ -37,11 +38,30 @@ class Listen:
     port: int = 3000
 
 
+NO_PLATFORM = (
+    "no chat platform configured and no terminal to chat in: set BRIEFBOT_SLACK__BOT_TOKEN "
+    "(with BRIEFBOT_SLACK__APP_TOKEN, or BRIEFBOT_SLACK__SIGNING_SECRET and --slack-http) or "
+    "BRIEFBOT_DISCORD__TOKEN"
+)
+
+
 def check(bot: Briefbot, *, slack_http: Listen | None) -> None:
-    """Refuse, before anything loads, a Slack or Discord setup that cannot work."""
+    """Refuse, before anything loads, a Slack or Discord setup that cannot work — a half-
+    configured one included, which would otherwise fall back to the terminal chat unnoticed."""
     slack = bot.settings.slack
     if slack_http is not None and not slack.enabled:
         raise SettingsError("--slack-http needs BRIEFBOT_SLACK__BOT_TOKEN")
+    if not slack.enabled:
+        for name, value in (
+            ("APP_TOKEN", slack.app_token),
+            ("SIGNING_SECRET", slack.signing_secret),
+        ):
+            if value is not None:
+                raise SettingsError(
+                    f"BRIEFBOT_SLACK__{name} is set but BRIEFBOT_SLACK__BOT_TOKEN (xoxb-) is not"
+                )
+    if not bot.settings.discord.enabled and bot.settings.discord.guild_id is not None:
+        raise SettingsError("BRIEFBOT_DISCORD__GUILD_ID is set but BRIEFBOT_DISCORD__TOKEN is not")
     if not slack.enabled:
         return
     if slack_http is not None and slack.signing_secret is None:
@@ -75,11 +95,75 @@ def _slack_error(exc: SlackApiError) -> str:
     return str(exc.response.get("error") or exc.response.status_code)
 
 
+Probe = Callable[[], Awaitable[bool]]
+"""Whether one platform's connection is up, for the health check."""
+
+
+class Monitor:
+    """``GET /healthz`` and ``GET /metrics``: on Slack's HTTP server in HTTP mode, else on
+    ``BRIEFBOT_METRICS__PORT`` when set — so a container's health check works in every mode."""
+
+    def __init__(self, bot: Briefbot) -> None:
+        self.bot = bot
+        self.platforms: dict[str, Probe] = {}
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/healthz", self.health)
+        app.router.add_get("/metrics", self.metrics)
+
+    async def health(self, _: web.Request) -> web.Response:
+        """200 when the store and the index can be read and every platform is connected."""
+        checks: dict[str, bool] = {}
+        loop = asyncio.get_running_loop()
+        for name, read in (("store", self.bot.store.count_articles), ("index", self._index)):
+            try:
+                await loop.run_in_executor(None, read)
+                checks[name] = True
+            except Exception as exc:
+                log.warning("health check: the %s cannot be read: %s", name, exc)
+                checks[name] = False
+        for name, probe in self.platforms.items():
+            checks[name] = await probe()
+        healthy = all(checks.values())
+        return web.json_response(
+            {"status": "ok" if healthy else "unavailable", "checks": checks},
+            status=200 if healthy else 503,
+        )
+
+    def _index(self) -> None:
+        len(self.bot.vectors)
+        len(self.bot.lexical)
+
+    async def metrics(self, _: web.Request) -> web.Response:
+        loop = asyncio.get_running_loop()
+        body = await loop.run_in_executor(None, self.bot.metrics.exposition)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def listen(self, host: str, port: int, cleanups: list[Cleanup]) -> int:
+        """Serve the two routes on their own; returns the port (``port`` 0 picks a free one)."""
+        app = web.Application()
+        self.add_routes(app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        cleanups.append(runner.cleanup)
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConnectionError(
+                f"the metrics server cannot listen on {host}:{port}: {exc.strerror}"
+            ) from None
+        bound: int = runner.addresses[0][1]
+        log.info("health and metrics: http://%s:%d/healthz and /metrics", host, bound)
+        return bound
+
+
 async def _start_slack(
     slack: SlackAdapter,
     settings: SlackSettings,
     listen: Listen | None,
     cleanups: list[Cleanup],
+    monitor: Monitor,
 ) -> None:
     """Check the bot token, then take Slack's requests over HTTP or a Socket Mode connection.
 
@@ -94,7 +178,9 @@ async def _start_slack(
             f"Slack's Web API at {settings.api_url} is unreachable: {exc}"
         ) from None
     if listen is not None:
-        runner = web.AppRunner(slack.web_app())
+        app = slack.web_app()
+        monitor.add_routes(app)
+        runner = web.AppRunner(app)
         await runner.setup()
         cleanups.append(runner.cleanup)
         try:
@@ -115,6 +201,7 @@ async def _start_slack(
     handler = slack.socket_mode(app_token)
     await handler.connect_async()  # type: ignore[no-untyped-call]
     cleanups.append(handler.close_async)
+    monitor.platforms["slack"] = handler.client.is_connected
     log.info("Slack Socket Mode: connected")
 
 
@@ -139,14 +226,17 @@ async def serve(
     senders: dict[str, Sender] = {}
     cleanups: list[Cleanup] = []
     connections: list[asyncio.Task[None]] = []
+    monitor = Monitor(bot)
     try:
+        if settings.metrics.port is not None:
+            await monitor.listen(settings.metrics.host, settings.metrics.port, cleanups)
         if settings.slack.enabled:
             slack = SlackAdapter(
                 commands,
                 settings=settings.slack,
                 admins=settings.admins,
             )
-            await _start_slack(slack, settings.slack, slack_http, cleanups)
+            await _start_slack(slack, settings.slack, slack_http, cleanups, monitor)
             senders["slack"] = _sender(loop, slack.post_briefing)
 
         if settings.discord.enabled:
@@ -159,6 +249,7 @@ async def serve(
             connection.add_done_callback(lambda _: stop.set())  # a failed login ends the process
             connections.append(connection)
             cleanups.append(discord.close)
+            monitor.platforms["discord"] = discord.connected
             senders["discord"] = _sender(loop, discord.post_briefing)
 
         async with background(bot.background(senders=senders, announce=_announce)):

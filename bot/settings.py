@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,6 +15,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.timezones import UnknownTimezoneError, find_timezone
 from corpus.errors import BriefbotError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -144,12 +144,9 @@ class BriefingSettings(BaseModel):
     def _known_timezone(cls, value: str) -> str:
         """An unknown zone stops start-up, rather than the first briefing."""
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown timezone {value!r}; use an IANA name such as Europe/Berlin"
-            ) from None
-        return value
+            return find_timezone(value).key
+        except UnknownTimezoneError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class SlackSettings(BaseModel):
@@ -197,6 +194,20 @@ class DiscordSettings(BaseModel):
         return self.token is not None
 
 
+class MetricsSettings(BaseModel):
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address of the health and metrics server (0.0.0.0 in a container).",
+    )
+    port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve GET /healthz and GET /metrics on this port in Socket Mode and Discord "
+        "(Slack's HTTP mode serves them on its own port anyway). Unset: off.",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration. Build it once (``load_settings``) and pass it down."""
 
@@ -215,15 +226,31 @@ class Settings(BaseSettings):
     briefing: BriefingSettings = BriefingSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
+    metrics: MetricsSettings = MetricsSettings()
     admins: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(),
         description="Comma-separated Slack/Discord user ids allowed to add articles, follow "
         "feeds and schedule briefings. Empty: everyone on Slack, Manage Server on Discord.",
     )
-    load_samples: bool = Field(
-        default=True, description="Index the bundled sample corpus when the store is empty."
+    load_samples: bool | None = Field(
+        default=None,
+        description="Index the bundled sample corpus when the store is empty. Unset: only for "
+        "the terminal chat, so a real workspace never answers from 2005 Wikinews articles.",
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line, for log collectors."
+    )
+
+    def secrets(self) -> list[str]:
+        """Every configured token and secret: kept out of logs even where a library quotes one."""
+        values = (
+            self.slack.bot_token,
+            self.slack.app_token,
+            self.slack.signing_secret,
+            self.discord.token,
+        )
+        return [value.get_secret_value() for value in values if value is not None]
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
+from bot.timezones import UnknownTimezoneError, find_timezone
 from corpus.errors import BriefbotError
 from corpus.store import SQLiteTables
 
@@ -61,22 +61,15 @@ def parse_time_of_day(text: str) -> dt.time:
     return dt.time(int(match[1]), int(match[2]))
 
 
-@functools.cache
-def zone_names() -> dict[str, str]:
-    """IANA timezone names by their lower-case form."""
-    # Scanning the tz database takes ~30 ms, so once per process. "localtime" is the host's own
-    # zone, not an IANA name: a schedule must not change meaning when the bot moves machines.
-    return {name.lower(): name for name in available_timezones() if name != "localtime"}
-
-
 def parse_timezone(name: str) -> ZoneInfo:
-    """An IANA zone; case is forgiven ("europe/berlin") and the canonical key is kept."""
-    key = zone_names().get(name.strip().lower())
-    if key is None:
-        raise SubscriptionError(
-            f"Unknown timezone '{name}' — use an IANA name such as Europe/Berlin."
-        )
-    return ZoneInfo(key)
+    """An IANA zone; case is forgiven ("europe/berlin") and the canonical key is kept; a city
+    or a typo gets a suggestion ("London": did you mean Europe/London?)."""
+    try:
+        return find_timezone(name)
+    except UnknownTimezoneError as exc:
+        message = str(exc)
+        end = "" if message.endswith("?") else "."
+        raise SubscriptionError(f"{message[0].upper()}{message[1:]}{end}") from None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 
 from bot.commands import BriefingDefaults, Commands
 from bot.conversations import ConversationStore
+from bot.metrics import Metrics
 from bot.scheduler import BriefingScheduler, Cycle, Sender, cycles
 from bot.services.ask import AskService, Relevance
 from bot.services.briefing import BriefingService, DeliveryLog
 from bot.services.feeds import FeedService, PollResult
 from bot.services.ingest import IngestReport, IngestService
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.subscriptions import SubscriptionStore
 from corpus.errors import BriefbotError
 from corpus.feeds import FeedStore
@@ -50,7 +51,22 @@ C = TypeVar("C", bound=Commands)
 def load_embedder(model: str, *, device: str, batch_size: int) -> Embedder:
     """One loaded model per configuration and process, however many Briefbots the process
     builds (commands run in-process, tests): loading takes seconds and ~100 MB each time."""
+    check_device(device)
     return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
+
+
+def check_device(device: str) -> None:
+    """Stop start-up in one line when torch cannot use ``device`` (``cuda`` on a CPU-only
+    build, a misspelt name), rather than with a traceback at the first embedding."""
+    import torch  # here: commands that never embed don't pay for importing torch
+
+    try:
+        torch.empty(0, device=device)
+    except Exception as exc:  # torch raises AssertionError, RuntimeError or worse, by device
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:100]
+        raise SettingsError(
+            f"BRIEFBOT_EMBEDDING__DEVICE={device!r} cannot be used here ({reason}); use cpu"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -225,6 +241,7 @@ class Briefbot:
             max_entries=cfg.feed_max_entries,
             poll_budget=cfg.feed_poll_budget_seconds,
             clock=self.clock,
+            observe=self.metrics.polled,
         )
 
     @cached_property
@@ -246,6 +263,17 @@ class Briefbot:
                 stories=self.settings.briefing.stories,
             ),
             clock=self.clock,
+            metrics=self.metrics,
+        )
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """What this bot counts; the store's size is read at each scrape."""
+        return Metrics(
+            sizes=lambda: {
+                "articles": self.store.count_articles(),
+                "passages": self.store.count_passages(),
+            }
         )
 
     @cached_property
@@ -267,6 +295,7 @@ class Briefbot:
             skip_empty=cfg.skip_empty,
             stories=cfg.stories,
             clock=self.clock,
+            metrics=self.metrics,
         )
 
     def background(
@@ -325,8 +354,13 @@ class Briefbot:
             return 0
         return self.indexer.repair(progress=progress)
 
-    def load_samples_if_empty(self, *, progress: Progress | None = None) -> IngestReport | None:
-        """On first start, index the bundled sample corpus so there is something to ask about."""
-        if not self.settings.load_samples or self.store.count_articles() > 0:
+    def load_samples_if_empty(
+        self, *, terminal: bool, progress: Progress | None = None
+    ) -> IngestReport | None:
+        """On first start, index the bundled sample corpus so there is something to ask about:
+        for the ``terminal`` chat unless switched off, elsewhere only when asked for, since a
+        real workspace must not answer from 2005 Wikinews articles."""
+        wanted = self.settings.load_samples
+        if not (wanted or (wanted is None and terminal)) or self.store.count_articles() > 0:
             return None
         return self.ingest_service.ingest_paths([SAMPLES_DIR], progress=progress)

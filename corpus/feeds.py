@@ -15,7 +15,7 @@ from typing import Any
 import feedparser
 
 from corpus.errors import BriefbotError
-from corpus.model import clean_text, normalise_text
+from corpus.model import canonical_url, clean_text, normalise_text
 from corpus.store import SQLiteTables
 
 _NOT_A_FEED = "That address doesn't serve an RSS or Atom feed."
@@ -162,9 +162,14 @@ class FeedStore(SQLiteTables):
         return _feed(row), False
 
     def remove(self, url: str) -> bool:
-        """Stop following ``url``; its seen entries go with it (ON DELETE CASCADE)."""
+        """Stop following ``url``, written as it was followed or any way that canonicalises to
+        it; its seen entries go with it (ON DELETE CASCADE)."""
+        try:
+            key = canonical_url(url)
+        except ValueError:  # not even a URL, so not a followed feed
+            return False
         with self._lock:
-            return self._conn.execute("DELETE FROM feeds WHERE url = ?", (url,)).rowcount > 0
+            return self._conn.execute("DELETE FROM feeds WHERE url = ?", (key,)).rowcount > 0
 
     def get(self, url: str) -> Feed | None:
         with self._lock:

@@ -9,8 +9,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.preprocessing import normalize
 
 from retrieval.chunking import Span, is_prose, sentence_spans
 from retrieval.embedding import Embedder
@@ -226,6 +224,11 @@ def key_sentences(
 
     Returned in reading order: by article, then by position in it.
     """
+    # Imported here: scikit-learn takes 1.5 s to import, which commands that never make a
+    # briefing (`briefbot stats`, `feeds list`) should not pay.
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.preprocessing import normalize
+
     # Built in reading order, so sorting chosen indexes restores it.
     candidates = []
     missing: list[Missing] = []

@@ -19,13 +19,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sklearn.preprocessing import normalize
 
 from corpus.model import Article
 from retrieval.embedding import Vectors
-from retrieval.terms import content_words, porter_stem
+from retrieval.terms import STOP_WORDS, content_words, porter_stem
 from retrieval.window import Window
 
 # How much each signal counts, and the similarity at which two articles tell one story. Chosen
@@ -100,13 +97,18 @@ def _names(text: str) -> dict[str, str]:
     for match in _NAME.finditer(text):
         word = match.group(0).strip("'’")
         folded = word.casefold()
-        if len(folded) > 1 and folded not in ENGLISH_STOP_WORDS:
+        if len(folded) > 1 and folded not in STOP_WORDS:
             found.setdefault(porter_stem(folded), word)
     return found
 
 
 def signals(articles: Sequence[Article], meaning: Vectors, *, rarity: Rarity) -> Signals:
     """The signals of ``articles``, whose unit mean passage vectors are ``meaning``."""
+    # Imported here: scikit-learn takes 1.5 s to import, which commands that never make a
+    # briefing (`briefbot stats`, `feeds list`) should not pay.
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.preprocessing import normalize
+
     leads = [lead(a) for a in articles]
     counts = [Counter(porter_stem(w) for w in content_words(text)) for text in leads]
     words = [{t: (1 + math.log(n)) * rarity.weight(t) for t, n in c.items()} for c in counts]

@@ -9,13 +9,15 @@ import tempfile
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import faiss
 import numpy as np
 
 from corpus.store import ArticleStore
 from retrieval.embedding import Vectors
+
+if TYPE_CHECKING:
+    import faiss
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,10 @@ class FaissIndex:
     _CHECKPOINT_SHARE = 0.1
 
     def __init__(self, store: ArticleStore, *, snapshot: Path, dim: int, model: str) -> None:
+        # FAISS is imported where it is used: commands that never search (`briefbot stats`,
+        # `feeds list`) should not pay for loading it.
+        import faiss
+
         self.store = store
         self.path = snapshot
         self.dim = dim
@@ -82,10 +88,14 @@ class FaissIndex:
         self._density: dict[int, float] = {}
 
     def _empty(self) -> faiss.IndexIDMap2:
+        import faiss
+
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
     def _load(self) -> faiss.IndexIDMap2 | None:
         """Read the snapshot, or nothing when it is missing, unreadable or of another size."""
+        import faiss
+
         if not self.path.exists():
             return None
         try:
@@ -216,6 +226,8 @@ class FaissIndex:
         if allowed is not None:
             if not allowed:
                 return []
+            import faiss
+
             selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64))
             params = faiss.SearchParameters(sel=selector)
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
@@ -236,6 +248,8 @@ class FaissIndex:
             )
             if not (due or (force and self._unsaved)):
                 return False
+            import faiss
+
             tmp: str | None = None
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

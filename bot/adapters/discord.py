@@ -17,13 +17,15 @@ import discord
 from discord import app_commands
 from discord.ext.commands import Bot, Cog, when_mentioned
 
+from bot import logs
 from bot.adapters import text as text_commands
 from bot.commands import Commands
 from bot.rendering.discord import Message, briefing_messages, notice_message, reply_messages
 from bot.replies import Caller, Notice, Reply
 from bot.services.briefing import Briefing
 from bot.settings import DiscordSettings
-from bot.subscriptions import split_topics, zone_names
+from bot.subscriptions import split_topics
+from bot.timezones import zone_names
 from retrieval.window import PERIODS
 
 log = logging.getLogger(__name__)
@@ -211,23 +213,26 @@ class SlashCommands(Cog):
         A command that changes what the bot knows or posts is refused at once, privately, when
         the caller may not use it: nothing is deferred, fetched or said in the channel.
         """
-        caller = self._caller(interaction)
-        command = interaction.command.name if interaction.command else ""
-        if refusal := self.commands.refusal(command, caller):
-            await interaction.response.send_message(
-                notice_message(refusal)["content"], ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
-            return
-        await interaction.response.defer(thinking=True)
-        try:
-            reply = await work(caller)
-            for message in reply_messages(reply, restate=restate):
-                await interaction.followup.send(
-                    message["content"], embeds=_embeds(message), allowed_mentions=NO_MENTIONS
+        with logs.request_context(
+            platform="discord", channel=str(interaction.channel_id), request=str(interaction.id)
+        ):
+            caller = self._caller(interaction)
+            command = interaction.command.name if interaction.command else ""
+            if refusal := self.commands.refusal(command, caller):
+                await interaction.response.send_message(
+                    notice_message(refusal)["content"], ephemeral=True, allowed_mentions=NO_MENTIONS
                 )
-        except Exception:
-            log.exception("the Discord command /%s failed", command or "?")
-            await _apologise(interaction)
+                return
+            await interaction.response.defer(thinking=True)
+            try:
+                reply = await work(caller)
+                for message in reply_messages(reply, restate=restate):
+                    await interaction.followup.send(
+                        message["content"], embeds=_embeds(message), allowed_mentions=NO_MENTIONS
+                    )
+            except Exception:
+                log.exception("the Discord command /%s failed", command or "?")
+                await _apologise(interaction)
 
     def _caller(self, interaction: discord.Interaction) -> Caller:
         return Caller(
@@ -296,6 +301,10 @@ class DiscordAdapter:
     async def close(self) -> None:
         await self.client.close()
 
+    async def connected(self) -> bool:
+        """Logged in and on the gateway: what the health check reports."""
+        return self.client.is_ready() and not self.client.is_closed()
+
     async def sync_commands(self) -> None:
         """Guild commands update at once (for development); global ones reach every server."""
         if self.settings.guild_id is None:
@@ -337,26 +346,29 @@ class DiscordAdapter:
         # ``mentions`` also holds the bot when someone replies to its answer with a ping.
         if me is None or message.author.bot or all(u.id != me.id for u in message.mentions):
             return
-        text = " ".join(re.sub(rf"<@!?{me.id}>", " ", message.content).split())
-        # A reply to one of the bot's answers continues that answer's conversation.
-        replied_to = message.reference.message_id if message.reference else None
-        conversation = ("discord", str(replied_to)) if replied_to else None
-        reply: Reply | None = None
-        try:
-            reply = await asyncio.to_thread(
-                text_commands.converse, self.commands, text, conversation=conversation
+        with logs.request_context(
+            platform="discord", channel=str(message.channel.id), request=str(message.id)
+        ):
+            text = " ".join(re.sub(rf"<@!?{me.id}>", " ", message.content).split())
+            # A reply to one of the bot's answers continues that answer's conversation.
+            replied_to = message.reference.message_id if message.reference else None
+            conversation = ("discord", str(replied_to)) if replied_to else None
+            reply: Reply | None = None
+            try:
+                reply = await asyncio.to_thread(
+                    text_commands.converse, self.commands, text, conversation=conversation
+                )
+                messages = reply_messages(reply)
+            except Exception:
+                log.exception("answering a Discord mention failed")
+                messages = [{"content": APOLOGY, "embeds": []}]
+            first, *rest = messages
+            sent = await message.reply(
+                first["content"], embeds=_embeds(first), allowed_mentions=NO_MENTIONS
             )
-            messages = reply_messages(reply)
-        except Exception:
-            log.exception("answering a Discord mention failed")
-            messages = [{"content": APOLOGY, "embeds": []}]
-        first, *rest = messages
-        sent = await message.reply(
-            first["content"], embeds=_embeds(first), allowed_mentions=NO_MENTIONS
-        )
-        if reply is not None:
-            await asyncio.to_thread(self.commands.remember, ("discord", str(sent.id)), reply)
-        for extra in rest:
-            await message.channel.send(
-                extra["content"], embeds=_embeds(extra), allowed_mentions=NO_MENTIONS
-            )
+            if reply is not None:
+                await asyncio.to_thread(self.commands.remember, ("discord", str(sent.id)), reply)
+            for extra in rest:
+                await message.channel.send(
+                    extra["content"], embeds=_embeds(extra), allowed_mentions=NO_MENTIONS
+                )

@@ -31,6 +31,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import logs
 from bot.adapters import text as text_commands
 from bot.commands import Commands, Conversation
 from bot.rendering import slack as render
@@ -171,24 +172,29 @@ class SlackAdapter:
     ) -> None:
         text = from_slack(command.get("text", ""))
         name = text_commands.command_name(text)
-        caller = self._caller(command["channel_id"], command["user_id"])
-        # Refused privately and at once: nothing is fetched, nothing said in the channel.
-        if refusal := self.commands.refusal(name, caller):
-            await ack(**render.notice_message(refusal))
-            return
-        await ack(text=_WORKING.get(name, "Searching the articles…" if " " in text else ""))
-        try:
-            reply = await asyncio.to_thread(text_commands.run, self.commands, text, caller)
-            messages = render.reply_messages(reply, command=self.settings.command, restate=True)
-            for message in messages:
-                await respond(
-                    **message,
-                    response_type="in_channel" if is_public(reply) else "ephemeral",
-                    replace_original=False,
-                )
-        except Exception:
-            log.exception("the %s command failed", self.settings.command)
-            await respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
+        with logs.request_context(
+            platform="slack",
+            channel=command.get("channel_id", ""),
+            request=command.get("trigger_id", ""),
+        ):
+            caller = self._caller(command["channel_id"], command["user_id"])
+            # Refused privately and at once: nothing is fetched, nothing said in the channel.
+            if refusal := self.commands.refusal(name, caller):
+                await ack(**render.notice_message(refusal))
+                return
+            await ack(text=_WORKING.get(name, "Searching the articles…" if " " in text else ""))
+            try:
+                reply = await asyncio.to_thread(text_commands.run, self.commands, text, caller)
+                messages = render.reply_messages(reply, command=self.settings.command, restate=True)
+                for message in messages:
+                    await respond(
+                        **message,
+                        response_type="in_channel" if is_public(reply) else "ephemeral",
+                        replace_original=False,
+                    )
+            except Exception:
+                log.exception("the %s command failed", self.settings.command)
+                await respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
 
     # --- mentions, direct messages and files ----------------------------------------------
 
@@ -217,15 +223,18 @@ class SlackAdapter:
         async def post(message: dict[str, Any]) -> None:
             await self.client.chat_postMessage(channel=channel, thread_ts=thread, **message)
 
-        caller = self._caller(channel, user)
-        try:
-            conversation = ("slack", f"{channel}/{thread}")
-            for reply in await self._replies(event, caller, post, conversation):
-                for message in render.reply_messages(reply, command=self.settings.command):
-                    await post(message)
-        except Exception:
-            log.exception("answering a Slack message failed")
-            await post({"text": APOLOGY})
+        with logs.request_context(
+            platform="slack", channel=channel, request=str(body.get("event_id", ts))
+        ):
+            caller = self._caller(channel, user)
+            try:
+                conversation = ("slack", f"{channel}/{thread}")
+                for reply in await self._replies(event, caller, post, conversation):
+                    for message in render.reply_messages(reply, command=self.settings.command):
+                        await post(message)
+            except Exception:
+                log.exception("answering a Slack message failed")
+                await post({"text": APOLOGY})
 
     async def _replies(
         self,
@@ -282,14 +291,10 @@ class SlackAdapter:
             await self.client.chat_postMessage(channel=channel, **message)
 
     def web_app(self) -> web.Application:
-        """HTTP mode: events, commands and interactivity all arrive at ``POST /slack/events``."""
-
-        async def health(_: web.Request) -> web.Response:
-            return web.json_response({"status": "ok"})
-
+        """HTTP mode: events, commands and interactivity all arrive at ``POST /slack/events``
+        (``briefbot run`` adds the health check and metrics to the same server)."""
         server = web.Application(client_max_size=MAX_BODY_BYTES)
         server.router.add_post("/slack/events", self._http_request)
-        server.router.add_get("/healthz", health)
         return server
 
     async def _http_request(self, request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -46,8 +47,11 @@ class FeedService:
         max_entries: int,
         poll_budget: float,
         clock: Clock,
+        observe: Callable[[PollResult], None] | None = None,
     ) -> None:
         self.clock = clock
+        # Told of every poll's result (the metrics); a hook, since metrics build on this module.
+        self.observe = observe
         self.feeds = feeds
         self.ingest = ingest
         self.fetcher = fetcher
@@ -77,11 +81,7 @@ class FeedService:
         return self.poll(feed)
 
     def unfollow(self, url: str) -> bool:
-        try:
-            key = canonical_url(url)
-        except ValueError:  # not even a URL, so not a followed feed
-            return False
-        return self.feeds.remove(key)
+        return self.feeds.remove(url)
 
     def followed(self) -> list[Feed]:
         return self.feeds.list()
@@ -101,15 +101,18 @@ class FeedService:
         so that a feed which trips a bug cannot stop the feeds polled after it.
         """
         try:
-            return self._poll(feed)
+            result = self._poll(feed)
         except Exception as exc:
             log.warning("polling %s failed: %s: %s", feed.url, type(exc).__name__, exc)
-            return PollResult(
+            result = PollResult(
                 feed=feed,
                 announce=feed.polls > 0,
                 error=f"Polling this feed failed unexpectedly ({type(exc).__name__}); "
                 "it will be tried again at the next poll.",
             )
+        if self.observe is not None:
+            self.observe(result)
+        return result
 
     def _poll(self, feed: Feed) -> PollResult:
         result = PollResult(feed=feed, announce=feed.polls > 0)

@@ -161,6 +161,12 @@ def test_parse_timezone_rejects(name: str) -> None:
     )
 
 
+def test_parse_timezone_suggests_the_zone_of_a_city() -> None:
+    with pytest.raises(SubscriptionError) as error:
+        parse_timezone("London")
+    assert str(error.value) == "Unknown timezone 'London' — did you mean Europe/London?"
+
+
 @pytest.mark.parametrize(
     "changes",
     [

@@ -520,14 +520,11 @@ def test_socket_mode_direct_message_with_a_file_is_ingested(
     assert bot.store.count_articles() == 1
 
 
-def test_scheduled_briefings_and_health(sample_bot: Briefbot, slack: MockSlack) -> None:
+def test_scheduled_briefings(sample_bot: Briefbot, slack: MockSlack) -> None:
     async def scenario() -> None:
         adapter = adapter_for(sample_bot, slack)
         briefing = Briefing(window=Window.last_24h(datetime.now(UTC)))
         await adapter.post_briefing("C9", briefing)
-        async with http_mode(adapter) as client:
-            health = await client.get("/healthz")
-            assert health.status == 200 and (await health.json())["status"] == "ok"
         [message] = slack.posted
         assert message["channel"] == "C9" and message["text"] == briefing.empty_note
 
