@@ -9,9 +9,11 @@ columns so the PostgreSQL backend can hold the same table.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import ClassVar
 
-from corpus.store import SQLiteTables
+from corpus.database import Tables
 from retrieval.follow_up import Turn
 
 _SCHEMA = """
@@ -27,8 +29,12 @@ CREATE TABLE IF NOT EXISTS conversation_turns (
 """
 
 
-class ConversationStore(SQLiteTables):
-    SCHEMA = _SCHEMA
+class ConversationStore(Tables):
+    COMPONENT = "conversations"
+    MIGRATIONS: ClassVar[Mapping[str, Sequence[str]]] = {
+        "sqlite": [_SCHEMA],
+        "postgresql": [_SCHEMA],
+    }
 
     def last(self, platform: str, conversation: str) -> Turn | None:
         """The conversation's last answered question, if it has one."""

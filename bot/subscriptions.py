@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from bot.timezones import UnknownTimezoneError, find_timezone
+from corpus.database import Row, Tables
 from corpus.errors import BriefbotError
-from corpus.store import SQLiteTables
 
 PLATFORMS = frozenset({"slack", "discord", "terminal"})
 DAILY = frozenset(range(7))
@@ -224,11 +224,11 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     last_delivered_day TEXT,
     last_delivered_at TEXT,
     PRIMARY KEY (platform, channel)
-) WITHOUT ROWID;
+);
 """
 
 
-def _subscription(row: sqlite3.Row) -> Subscription:
+def _subscription(row: Row) -> Subscription:
     day, at = row["last_delivered_day"], row["last_delivered_at"]
     return Subscription(
         platform=row["platform"],
@@ -247,17 +247,21 @@ def _utc_text(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
 
 
-class SubscriptionStore(SQLiteTables):
-    """Subscriptions in SQLite (may share the article file), keyed by platform and channel."""
+class SubscriptionStore(Tables):
+    """Subscriptions (beside the articles), keyed by platform and channel."""
 
-    SCHEMA = _SCHEMA
+    COMPONENT = "subscriptions"
+    MIGRATIONS: ClassVar[Mapping[str, Sequence[str]]] = {
+        "sqlite": [_SCHEMA],
+        "postgresql": [_SCHEMA],
+    }
 
     def subscribe(self, sub: Subscription) -> Subscription:
         """Add or reschedule a channel's briefing. Rescheduling keeps the record of the last
         delivery, so changing the time never brings a second briefing on the same day; the
         original ``created_by`` is kept too."""
-        with self._lock:
-            row = self._conn.execute(
+        with self.transaction() as conn:
+            row = conn.execute(
                 "INSERT INTO subscriptions (platform, channel, time, timezone, days, topics,"
                 " created_by, last_delivered_day, last_delivered_at) VALUES (?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(platform, channel) DO UPDATE SET time = excluded.time,"
@@ -280,25 +284,23 @@ class SubscriptionStore(SQLiteTables):
 
     def unsubscribe(self, platform: str, channel: str) -> bool:
         """Stop a channel's briefing; the flag says whether there was one."""
-        with self._lock:
-            cursor = self._conn.execute(
+        with self.transaction() as conn:
+            cursor = conn.execute(
                 "DELETE FROM subscriptions WHERE platform = ? AND channel = ?", (platform, channel)
             )
         return cursor.rowcount > 0
 
     def get(self, platform: str, channel: str) -> Subscription | None:
-        with self._lock:
-            row = self._conn.execute(
+        with self.reading() as conn:
+            row = conn.execute(
                 "SELECT * FROM subscriptions WHERE platform = ? AND channel = ?",
                 (platform, channel),
             ).fetchone()
         return _subscription(row) if row else None
 
     def all(self) -> list[Subscription]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT * FROM subscriptions ORDER BY platform, channel"
-            ).fetchall()
+        with self.reading() as conn:
+            rows = conn.execute("SELECT * FROM subscriptions ORDER BY platform, channel").fetchall()
         return [_subscription(row) for row in rows]
 
     def record_delivery(self, platform: str, channel: str, *, day: date, at: datetime) -> None:
@@ -306,8 +308,8 @@ class SubscriptionStore(SQLiteTables):
         caller can't reopen a day; a channel unsubscribed meanwhile is left alone."""
         if at.tzinfo is None:
             raise ValueError("at must be timezone-aware")
-        with self._lock:
-            self._conn.execute(
+        with self.transaction() as conn:
+            conn.execute(
                 "UPDATE subscriptions SET last_delivered_day = ?, last_delivered_at = ?"
                 " WHERE platform = ? AND channel = ?"
                 " AND (last_delivered_day IS NULL OR last_delivered_day < ?)",

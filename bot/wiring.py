@@ -20,11 +20,12 @@ from bot.services.feeds import FeedService, PollResult
 from bot.services.ingest import IngestReport, IngestService
 from bot.settings import Settings, SettingsError
 from bot.subscriptions import SubscriptionStore
+from corpus.database import StoreError
 from corpus.errors import BriefbotError
 from corpus.feeds import FeedStore
 from corpus.model import Clock, utcnow
 from corpus.samples import SAMPLES_DIR
-from corpus.store import SQLiteStore, StoreError
+from corpus.store import SQLStore
 from corpus.web import Fetcher, any_address, is_public_address
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.evidence import EvidenceFinder, EvidenceWeights
@@ -112,9 +113,9 @@ class Briefbot:
             raise StoreError(f"{data_dir}: it is not a directory; point --data-dir at a directory")
 
     @cached_property
-    def store(self) -> SQLiteStore:
+    def store(self) -> SQLStore:
         self._check_data_dir()
-        return SQLiteStore(self.store_path, clock=self.clock)
+        return SQLStore(self.store_path, clock=self.clock)
 
     @cached_property
     def embedder(self) -> Embedder:

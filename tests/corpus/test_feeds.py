@@ -7,7 +7,7 @@ import pytest
 
 from corpus.feeds import FeedError, FeedStore, parse_feed
 from corpus.model import Article
-from corpus.store import SQLiteStore
+from corpus.store import SQLStore
 
 FEED_URL = "https://example.com/blog/feed.xml"
 
@@ -173,7 +173,7 @@ def test_record_poll_counts_polls_and_keeps_validators(tmp_path: Path) -> None:
 
 def test_feed_store_shares_a_file_with_the_article_store(tmp_path: Path) -> None:
     path = tmp_path / "briefbot.db"
-    articles = SQLiteStore(path)
+    articles = SQLStore(path)
     feeds = FeedStore(path)
     feeds.add(FEED_URL)
     articles.add(Article(title="T", text="Some text."), [(0, 10)])

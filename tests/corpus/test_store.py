@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.wiring import Briefbot
-from corpus.store import StoreError
+from corpus.database import StoreError
 from tests.cli_harness import briefbot, one_line_error
 from tests.conftest import MakeBot
 
@@ -120,7 +120,7 @@ def test_a_full_disk_rolls_the_article_back_and_the_next_write_works(make_bot: M
         " (the last change was rolled back)"
     )
     with bot.store.reading() as conn:
-        assert not conn.in_transaction
+        assert isinstance(conn, sqlite3.Connection) and not conn.in_transaction
         conn.execute("PRAGMA max_page_count = 1073741823")
     assert bot.store.count_articles() == 1 and bot.health(check=True).problems == []
     assert len(bot.ingest_service.ingest_text(LONG).added) == 1
@@ -144,7 +144,7 @@ def test_a_failed_transaction_leaves_the_connection_usable(make_bot: MakeBot) ->
         with bot.store.transaction():  # nested: joins the outer transaction
             raise RuntimeError("boom")
     with bot.store.reading() as conn:
-        assert not conn.in_transaction
+        assert isinstance(conn, sqlite3.Connection) and not conn.in_transaction
         assert (
             conn.execute("SELECT COUNT(*) FROM embedding_models WHERE name = 'x'").fetchone()[0]
             == 0
