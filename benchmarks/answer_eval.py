@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from bot.migration import migrate
 from bot.services.ask import Answer, AskService, Retrieval
 from bot.settings import load_settings
 from bot.wiring import Briefbot
@@ -151,6 +152,12 @@ def run(service: AskService, questions: Sequence[Question]) -> list[Scored]:
     return results
 
 
+def first_quote(result: Scored) -> tuple[int, str] | None:
+    """Which passage was quoted first (scores differ in the last digits between backends)."""
+    quotes = result.answer.quotes
+    return (quotes[0].article_id, quotes[0].text) if quotes else None
+
+
 def misspelt(question: str) -> str:
     """The question with its longest lower-case word missing a middle letter, as a hurried
     typist writes it ("bombng"); deterministic, so runs compare."""
@@ -169,6 +176,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--data-dir", type=Path, help="keep the ingested corpus here and reuse it on later runs"
     )
     parser.add_argument("--details", type=Path, help="write every answer here as JSON")
+    parser.add_argument(
+        "--database-url",
+        help="also answer on this PostgreSQL database (the corpus copied there, not re-embedded)"
+        " and print both backends' figures and every question whose first quote differs",
+    )
     parser.add_argument(
         "--typos",
         action="store_true",
@@ -197,7 +209,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             print("\nmisspelt questions, with spelling correction:")
         results = run(bot.ask_service, questions)
         print(f"{len(questions)} questions over {bot.store.count_articles()} articles")
+        if args.database_url:
+            postgres, _ = migrate(bot, args.database_url)
+            compared = run(postgres.ask_service, questions)
     report(results)
+    if args.database_url:
+        print("\non PostgreSQL:")
+        report(compared)
+        differ = [
+            a.question.text
+            for a, b in zip(results, compared, strict=True)
+            if first_quote(a) != first_quote(b)
+        ]
+        print(f"\nfirst quote differs between backends on {len(differ)} of {len(results)}:")
+        for text in differ:
+            print(f"  {text}")
     if args.details:
         args.details.write_text(json.dumps(details(results), indent=1), encoding="utf-8")
 

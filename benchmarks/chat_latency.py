@@ -354,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 bot.commands,
                 settings=settings,
                 admins=frozenset(),
+                seen=bot.seen_events,
             )
             with serving(adapter) as events_url:
                 first, one_by_one, together, wall = asyncio.run(

@@ -30,6 +30,7 @@ import bm25s
 import faiss
 import numpy as np
 
+from bot.migration import migrate
 from bot.services.ask import AskService
 from bot.settings import load_settings
 from bot.wiring import Briefbot
@@ -99,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--latency-sample", type=int, default=300, help="questions timed")
     parser.add_argument(
         "--data-dir", type=Path, help="keep the ingested corpus here and reuse it on later runs"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="also rank on this PostgreSQL database (the corpus copied there, not re-embedded)",
     )
     args = parser.parse_args(argv)
 
@@ -191,8 +196,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             return rank
 
         # The product's answer path with every article counting as current.
-        content_only = copy.copy(bot.ask_service)
-        content_only.time_aware = False
+        services = {"briefbot": bot.ask_service}
+        if args.database_url:
+            services["briefbot on PostgreSQL"] = migrate(bot, args.database_url)[0].ask_service
         # Latency of the whole answer path, as a person asking would see it.
         latencies = []
         for q in questions[:: max(1, len(questions) // args.latency_sample)]:
@@ -203,17 +209,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows = [
             ("BM25", "content-only", metrics(questions, gold, rank_bm25)),
             ("dense MiniLM + FAISS", "content-only", metrics(questions, gold, rank_dense)),
-            (
-                "briefbot",
-                "content-only",
-                metrics(questions, gold, briefbot_ranker(content_only, as_of=False)),
-            ),
-            (
-                "briefbot",
-                "as-of",
-                metrics(questions, gold, briefbot_ranker(bot.ask_service, as_of=True)),
-            ),
         ]
+        for name, service in services.items():
+            content_only = copy.copy(service)
+            content_only.time_aware = False
+            rows += [
+                (
+                    name,
+                    "content-only",
+                    metrics(questions, gold, briefbot_ranker(content_only, as_of=False)),
+                ),
+                (name, "as-of", metrics(questions, gold, briefbot_ranker(service, as_of=True))),
+            ]
     print(f"\n{'system':<22} {'mode':<13} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR@10':>7}")
     for system, mode, m in rows:
         print(

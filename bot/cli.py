@@ -24,6 +24,7 @@ from rich.text import Text
 from bot import logs
 from bot.adapters import terminal
 from bot.commands import with_latest
+from bot.migration import migrate as migrate_store
 from bot.rendering.terminal import (
     render_answer,
     render_briefing,
@@ -581,6 +582,35 @@ def _timezone(name: str) -> ZoneInfo:
         return find_timezone(name)
     except UnknownTimezoneError as exc:
         raise UserError(f"--tz: {exc}") from None
+
+
+@app.command()
+def migrate(
+    to: Annotated[
+        str, typer.Option("--to", help="The PostgreSQL database: postgresql://user:pw@host/db.")
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Copy the SQLite store of the data directory into PostgreSQL — articles, vectors (not
+    embedded again), feeds, subscriptions, deliveries — and report what the copy holds."""
+
+    def run() -> None:
+        settings = _settings(data_dir).model_copy(update={"database_url": None})
+        source = Briefbot(settings)
+        source.require_articles()
+        if not to.startswith(("postgresql://", "postgres://")):
+            raise UserError("--to takes a postgresql:// URL")
+        with progress_bar() as bar:
+            target, counts = migrate_store(source, to, progress=bar)
+        for table, count in counts.items():
+            console.print(f"{table + ':':<22}{count}")
+        console.print(
+            f"Copied into {target.store.name}: set BRIEFBOT_DATABASE_URL to use it.",
+            markup=False,
+            soft_wrap=True,
+        )
+
+    _guarded(run)
 
 
 @app.command()

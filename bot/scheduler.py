@@ -28,6 +28,10 @@ Sender = Callable[[str, Briefing], None]
 BRIEFING_CYCLE = 30.0
 """Seconds between looks for due briefings: a briefing goes out at most this late."""
 
+CLAIM_LEASE = timedelta(minutes=10)
+"""How long a process may take to post a briefing it claimed (a post times out after five)
+before another may post it instead."""
+
 GRACE = 30.0
 """Seconds a cycle still running at shutdown (a slow feed, say) may take to finish."""
 
@@ -206,9 +210,13 @@ class BriefingScheduler:
             if slot is None:
                 self._log_skip(sub, now)
                 continue
+            channel = (sub.platform, sub.channel)
+            if not self.subscriptions.claim(*channel, day=slot.day, now=now, lease=CLAIM_LEASE):
+                continue  # another process is posting it, or has just done so
             try:
                 posted = self._deliver(sub, send, slot.day, now)
             except Exception as exc:  # one unreachable channel must not hold up the others
+                self.subscriptions.release(*channel)
                 self.metrics.briefing("failed")
                 self._log_failure(sub, slot.day, exc)
                 continue

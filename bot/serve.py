@@ -235,6 +235,7 @@ async def serve(
                 commands,
                 settings=settings.slack,
                 admins=settings.admins,
+                seen=bot.seen_events,
             )
             await _start_slack(slack, settings.slack, slack_http, cleanups, monitor)
             senders["slack"] = _sender(loop, slack.post_briefing)
@@ -244,6 +245,7 @@ async def serve(
                 commands,
                 settings=settings.discord,
                 admins=settings.admins,
+                seen=bot.seen_events,
             )
             connection = asyncio.create_task(discord.start())
             connection.add_done_callback(lambda _: stop.set())  # a failed login ends the process

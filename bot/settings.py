@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -220,6 +221,12 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("data")
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://user:password@host:5432/db: keep everything in PostgreSQL "
+        "(with pgvector) instead of the SQLite file in the data directory, so several "
+        "processes and machines share one store.",
+    )
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     ingest: IngestSettings = IngestSettings()
@@ -249,8 +256,22 @@ class Settings(BaseSettings):
             self.slack.app_token,
             self.slack.signing_secret,
             self.discord.token,
+            self.database_url,
         )
-        return [value.get_secret_value() for value in values if value is not None]
+        found = [value.get_secret_value() for value in values if value is not None]
+        if self.database_url is not None:
+            password = urlsplit(self.database_url.get_secret_value()).password
+            found += [password] if password else []
+        return found
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("expected a postgresql:// URL")
+        return value
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -228,6 +228,11 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 """
 
 
+# Which process is posting a channel's briefing, until when: with several replicas on one store,
+# the one whose claim succeeds posts and the others skip it.
+_CLAIMS = "ALTER TABLE subscriptions ADD COLUMN claimed_until TEXT"
+
+
 def _subscription(row: Row) -> Subscription:
     day, at = row["last_delivered_day"], row["last_delivered_at"]
     return Subscription(
@@ -252,8 +257,8 @@ class SubscriptionStore(Tables):
 
     COMPONENT = "subscriptions"
     MIGRATIONS: ClassVar[Mapping[str, Sequence[str]]] = {
-        "sqlite": [_SCHEMA],
-        "postgresql": [_SCHEMA],
+        "sqlite": [_SCHEMA, _CLAIMS],
+        "postgresql": [_SCHEMA, _CLAIMS],
     }
 
     def subscribe(self, sub: Subscription) -> Subscription:
@@ -303,15 +308,39 @@ class SubscriptionStore(Tables):
             rows = conn.execute("SELECT * FROM subscriptions ORDER BY platform, channel").fetchall()
         return [_subscription(row) for row in rows]
 
+    def claim(
+        self, platform: str, channel: str, *, day: date, now: datetime, lease: timedelta
+    ) -> bool:
+        """Take the posting of local ``day``'s briefing for ``lease``: true for one caller
+        among any number of processes, until the day is recorded as delivered, the claim is
+        released, or it lapses (a replica that died mid-post)."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE subscriptions SET claimed_until = ? WHERE platform = ? AND channel = ?"
+                " AND (last_delivered_day IS NULL OR last_delivered_day < ?)"
+                " AND (claimed_until IS NULL OR claimed_until < ?)",
+                (_utc_text(now + lease), platform, channel, day.isoformat(), _utc_text(now)),
+            )
+            return cursor.rowcount == 1
+
+    def release(self, platform: str, channel: str) -> None:
+        """Give up a claim (the post failed), so the next cycle of any process retries."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE subscriptions SET claimed_until = NULL WHERE platform = ? AND channel = ?",
+                (platform, channel),
+            )
+
     def record_delivery(self, platform: str, channel: str, *, day: date, at: datetime) -> None:
-        """Mark local ``day`` delivered at ``at``. Never moves back to an earlier day, so a late
-        caller can't reopen a day; a channel unsubscribed meanwhile is left alone."""
+        """Mark local ``day`` delivered at ``at`` (ending any claim). Never moves back to an
+        earlier day, so a late caller can't reopen a day; a channel unsubscribed meanwhile is
+        left alone."""
         if at.tzinfo is None:
             raise ValueError("at must be timezone-aware")
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE subscriptions SET last_delivered_day = ?, last_delivered_at = ?"
-                " WHERE platform = ? AND channel = ?"
+                "UPDATE subscriptions SET last_delivered_day = ?, last_delivered_at = ?,"
+                " claimed_until = NULL WHERE platform = ? AND channel = ?"
                 " AND (last_delivered_day IS NULL OR last_delivered_day < ?)",
                 (day.isoformat(), _utc_text(at), platform, channel, day.isoformat()),
             )

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.commands import BriefingDefaults, Commands
 from bot.conversations import ConversationStore
+from bot.events import SeenEvents
 from bot.metrics import Metrics
 from bot.scheduler import BriefingScheduler, Cycle, Sender, cycles
 from bot.services.ask import AskService, Relevance
@@ -20,7 +21,7 @@ from bot.services.feeds import FeedService, PollResult
 from bot.services.ingest import IngestReport, IngestService
 from bot.settings import Settings, SettingsError
 from bot.subscriptions import SubscriptionStore
-from corpus.database import StoreError
+from corpus.database import Database, StoreError, Tables
 from corpus.errors import BriefbotError
 from corpus.feeds import FeedStore
 from corpus.model import Clock, utcnow
@@ -30,10 +31,10 @@ from corpus.web import Fetcher, any_address, is_public_address
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.evidence import EvidenceFinder, EvidenceWeights
 from retrieval.indexing import Indexer, Progress
-from retrieval.lexical import FTS5Index
+from retrieval.lexical import FTS5Index, LexicalIndex
 from retrieval.search import Fusion, Searcher
 from retrieval.spelling import SpellingCorrector
-from retrieval.vector_index import FaissIndex, snapshot_path
+from retrieval.vector_index import FaissIndex, VectorIndex, snapshot_path
 
 # Index files of earlier versions, which kept vectors only in FAISS and keywords in a file of
 # their own; both now live in the store.
@@ -113,9 +114,21 @@ class Briefbot:
             raise StoreError(f"{data_dir}: it is not a directory; point --data-dir at a directory")
 
     @cached_property
+    def database(self) -> Path | Database:
+        """Where every store keeps its tables: PostgreSQL when ``BRIEFBOT_DATABASE_URL`` is
+        set (one connection pool for them all), else the SQLite file, which each store opens
+        for itself."""
+        url = self.settings.database_url
+        if url is None:
+            self._check_data_dir()
+            return self.store_path
+        from corpus.postgres import PostgresDatabase  # psycopg only when asked for
+
+        return PostgresDatabase(url.get_secret_value())
+
+    @cached_property
     def store(self) -> SQLStore:
-        self._check_data_dir()
-        return SQLStore(self.store_path, clock=self.clock)
+        return SQLStore(self.database, clock=self.clock)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -123,7 +136,11 @@ class Briefbot:
         return load_embedder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
 
     @cached_property
-    def vectors(self) -> FaissIndex:
+    def vectors(self) -> VectorIndex:
+        if self.store.db.dialect == "postgresql":
+            from retrieval.pg_indexes import PgVectorIndex
+
+            return PgVectorIndex(self.store, dim=self.embedder.dim, model=self.embedder.name)
         return FaissIndex(
             self.store,
             snapshot=snapshot_path(self.index_dir, self.embedder.name),
@@ -132,7 +149,11 @@ class Briefbot:
         )
 
     @cached_property
-    def lexical(self) -> FTS5Index:
+    def lexical(self) -> LexicalIndex:
+        if self.store.db.dialect == "postgresql":
+            from retrieval.pg_indexes import PgLexicalIndex
+
+            return PgLexicalIndex(self.store)
         return FTS5Index(self.store)
 
     @cached_property
@@ -222,15 +243,30 @@ class Briefbot:
             lexical=self.lexical,
             searcher=self.searcher,
             embedder=self.embedder,
-            deliveries=DeliveryLog(self.store_path, clock=self.clock),
+            deliveries=self.deliveries,
             story_threshold=cfg.story_threshold,
             topic_threshold=cfg.topic_threshold,
             thread_days=cfg.thread_days,
         )
 
     @cached_property
+    def deliveries(self) -> DeliveryLog:
+        return DeliveryLog(self.database, clock=self.clock)
+
+    def open_tables(self) -> list[Tables]:
+        """Every store, opened: each has created (or migrated) its tables."""
+        return [
+            self.store,
+            self.feeds,
+            self.subscriptions,
+            self.conversations,
+            self.seen_events,
+            self.deliveries,
+        ]
+
+    @cached_property
     def feeds(self) -> FeedStore:
-        return FeedStore(self.store_path, clock=self.clock)
+        return FeedStore(self.database, clock=self.clock)
 
     @cached_property
     def feed_service(self) -> FeedService:
@@ -279,11 +315,15 @@ class Briefbot:
 
     @cached_property
     def conversations(self) -> ConversationStore:
-        return ConversationStore(self.store_path, clock=self.clock)
+        return ConversationStore(self.database, clock=self.clock)
+
+    @cached_property
+    def seen_events(self) -> SeenEvents:
+        return SeenEvents(self.database, clock=self.clock)
 
     @cached_property
     def subscriptions(self) -> SubscriptionStore:
-        return SubscriptionStore(self.store_path, clock=self.clock)
+        return SubscriptionStore(self.database, clock=self.clock)
 
     def scheduler(self, *, senders: Mapping[str, Sender]) -> BriefingScheduler:
         """Scheduled briefings, posted through ``senders`` (one per platform that is running)."""
@@ -339,8 +379,11 @@ class Briefbot:
 
     def require_articles(self) -> None:
         """Fail fast, before any model loads, when there is nothing to answer from."""
-        self._check_data_dir()
-        if not self.store_path.exists() or self.store.count_articles() == 0:
+        if self.settings.database_url is None:
+            self._check_data_dir()
+            if not self.store_path.exists():
+                raise NoArticlesError
+        if self.store.count_articles() == 0:
             raise NoArticlesError
 
     def prepare(self, *, progress: Progress | None = None) -> int:

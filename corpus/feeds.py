@@ -7,7 +7,7 @@ import calendar
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import feedparser
@@ -127,6 +127,10 @@ CREATE TABLE IF NOT EXISTS feed_entries (
 """
 
 
+# Which process is polling a feed, until when: one replica at a time polls each feed.
+_CLAIMS = "ALTER TABLE feeds ADD COLUMN polling_until TEXT"
+
+
 def _feed(row: Row) -> Feed:
     polled = row["last_polled_at"]
     return Feed(
@@ -146,8 +150,8 @@ class FeedStore(Tables):
 
     COMPONENT = "feeds"
     MIGRATIONS: ClassVar[Mapping[str, Sequence[str]]] = {
-        "sqlite": [_SCHEMA],
-        "postgresql": [_SCHEMA.replace("INTEGER PRIMARY KEY", IDENTITY)],
+        "sqlite": [_SCHEMA, _CLAIMS],
+        "postgresql": [_SCHEMA.replace("INTEGER PRIMARY KEY", IDENTITY), _CLAIMS],
     }
 
     def add(self, url: str, *, title: str | None = None) -> tuple[Feed, bool]:
@@ -182,6 +186,22 @@ class FeedStore(Tables):
         with self.reading() as conn:
             rows = conn.execute("SELECT * FROM feeds ORDER BY id").fetchall()
         return [_feed(row) for row in rows]
+
+    def claim(self, feed_id: int, *, lease: timedelta) -> Feed | None:
+        """Take the polling of a feed for ``lease``, returning it as it now stands (another
+        process may have polled it since it was listed); None while another holds it."""
+        now = self.clock()
+        with self.transaction() as conn:
+            row = conn.execute(
+                "UPDATE feeds SET polling_until = ? WHERE id = ?"
+                " AND (polling_until IS NULL OR polling_until < ?) RETURNING *",
+                ((now + lease).isoformat(), feed_id, now.isoformat()),
+            ).fetchone()
+        return _feed(row) if row else None
+
+    def release(self, feed_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE feeds SET polling_until = NULL WHERE id = ?", (feed_id,))
 
     def unseen(self, feed_id: int, keys: Sequence[str]) -> builtins.list[str]:
         """The keys not yet marked seen, each once, in the order given."""

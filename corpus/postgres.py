@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -90,7 +91,13 @@ class PostgresDatabase:
             open=False,
             name="briefbot",
         )
-        self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+        except PoolTimeout:
+            raise StoreError(f"PostgreSQL at {self.name}: no connection in time") from None
+        # The pool's worker threads keep it alive; close it once nothing uses this database,
+        # so a process that opens many (commands run in-process, tests) doesn't pile them up.
+        weakref.finalize(self, self._pool.close)
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Row]]:

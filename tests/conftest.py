@@ -11,6 +11,7 @@ import pytest
 
 from bot.settings import EmbeddingSettings, Settings, load_settings
 from bot.wiring import Briefbot, load_embedder
+from corpus.database import Database
 from corpus.samples import SAMPLES_DIR
 from retrieval.embedding import Embedder
 
@@ -19,6 +20,8 @@ from tests.http_server import http_server_fixture as http_server_fixture
 from tests.slack_mock import slack_fixture as slack_fixture
 
 MakeBot = Callable[..., Briefbot]
+Where = Path | Database
+"""Where a store's tables are: a SQLite file, or a database connection."""
 
 
 def isolated_settings(**overrides: object) -> Settings:
@@ -41,9 +44,9 @@ _databases = itertools.count(1)
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real PostgreSQL 16 with pgvector (the pgserver wheel), started once per session
     without root; yields the URL of its maintenance database."""
-    import pgserver
+    from pgserver.postgres_server import get_server
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    server = get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()
 
@@ -58,6 +61,27 @@ def postgres_url(postgres_server: str) -> str:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
     return postgres_server.replace("/postgres?", f"/{name}?", 1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Where]]:
+    """Opens the same store again and again, as separate processes would: a SQLite file's
+    connections, or connection pools to one fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield lambda: tmp_path / "briefbot.sqlite3"
+        return
+    from corpus.postgres import PostgresDatabase
+
+    url: str = request.getfixturevalue("postgres_url")
+    opened: list[PostgresDatabase] = []
+
+    def open_database() -> Where:
+        opened.append(PostgresDatabase(url, max_connections=4))
+        return opened[-1]
+
+    yield open_database
+    for database in opened:
+        database.close()
 
 
 @pytest.fixture(scope="session")

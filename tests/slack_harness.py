@@ -7,9 +7,11 @@ import asyncio
 import hashlib
 import hmac
 import json
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -19,6 +21,7 @@ from pydantic import SecretStr
 
 from bot.adapters.slack import SlackAdapter
 from bot.commands import Commands
+from bot.events import SeenEvents
 from bot.settings import SlackSettings
 from bot.wiring import Briefbot
 from tests.slack_mock import TOKEN, MockSlack
@@ -34,14 +37,21 @@ T = TypeVar("T")
 
 
 def adapter_for(
-    bot: Briefbot | Commands, slack: MockSlack, *, admins: frozenset[str] = frozenset()
+    bot: Briefbot | Commands,
+    slack: MockSlack,
+    *,
+    admins: frozenset[str] = frozenset(),
+    seen: SeenEvents | None = None,
 ) -> SlackAdapter:
-    """The adapter over ``bot``'s commands, or over given (fault-injecting) commands."""
+    """The adapter over ``bot``'s commands, or over given (fault-injecting) commands. Unless
+    ``seen`` is shared (replicas), each adapter remembers events of its own, so that tests on
+    the session's sample store never see one another's events."""
     settings = SlackSettings(
         bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
     )
     commands = bot if isinstance(bot, Commands) else bot.commands
-    return SlackAdapter(commands, settings=settings, admins=admins)
+    seen = seen or SeenEvents(Path(tempfile.mkdtemp(prefix="briefbot-events-")) / "seen.sqlite3")
+    return SlackAdapter(commands, settings=settings, admins=admins, seen=seen)
 
 
 @asynccontextmanager

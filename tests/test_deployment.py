@@ -360,6 +360,19 @@ def test_compose_publishes_the_metrics_port_on_loopback_only() -> None:
     assert ("127.0.0.1", metrics) in ports
 
 
+def test_compose_runs_two_replicas_on_one_postgresql() -> None:
+    services: dict[str, Any] = compose()["services"]
+    postgres, bot = services["postgres"], bot_service()
+    assert "pgvector" in postgres["image"]
+    assert "ports" not in postgres, "the database is for the bots only"
+    assert "pg_isready" in str(postgres["healthcheck"]["test"])
+    assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"
+    url = bot["environment"]["BRIEFBOT_DATABASE_URL"]
+    assert url.startswith("postgresql://") and "@postgres:5432/" in url
+    assert bot["deploy"]["replicas"] >= 2
+    assert ("postgres-data", "/var/lib/postgresql/data") in [mount(v) for v in postgres["volumes"]]
+
+
 # --- scripts/install.sh -----------------------------------------------------------------------
 
 

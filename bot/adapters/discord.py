@@ -20,6 +20,7 @@ from discord.ext.commands import Bot, Cog, when_mentioned
 from bot import logs
 from bot.adapters import text as text_commands
 from bot.commands import Commands
+from bot.events import SeenEvents
 from bot.rendering.discord import Message, briefing_messages, notice_message, reply_messages
 from bot.replies import Caller, Notice, Reply
 from bot.services.briefing import Briefing
@@ -213,6 +214,8 @@ class SlashCommands(Cog):
         A command that changes what the bot knows or posts is refused at once, privately, when
         the caller may not use it: nothing is deferred, fetched or said in the channel.
         """
+        if not self.adapter.seen.first_time(f"discord/interaction/{interaction.id}"):
+            return  # another replica on the same token took it
         with logs.request_context(
             platform="discord", channel=str(interaction.channel_id), request=str(interaction.id)
         ):
@@ -279,10 +282,12 @@ class DiscordAdapter:
         *,
         settings: DiscordSettings,
         admins: frozenset[str],
+        seen: SeenEvents,
     ) -> None:
         if settings.token is None:
             raise ValueError("the Discord adapter needs a bot token")
         self.commands = commands
+        self.seen = seen
         self.settings = settings
         self.admins = admins
         intents = discord.Intents.default()
@@ -346,6 +351,8 @@ class DiscordAdapter:
         # ``mentions`` also holds the bot when someone replies to its answer with a ping.
         if me is None or message.author.bot or all(u.id != me.id for u in message.mentions):
             return
+        if not self.seen.first_time(f"discord/message/{message.id}"):
+            return  # every replica on the same token gets the message; one answers
         with logs.request_context(
             platform="discord", channel=str(message.channel.id), request=str(message.id)
         ):

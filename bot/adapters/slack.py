@@ -34,6 +34,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import logs
 from bot.adapters import text as text_commands
 from bot.commands import Commands, Conversation
+from bot.events import SeenEvents
 from bot.rendering import slack as render
 from bot.replies import Caller, Notice, Reply, is_public
 from bot.services.briefing import Briefing
@@ -72,22 +73,6 @@ def from_slack(text: str) -> str:
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     # Line breaks stay: the first line of pasted article text is its title.
     return "\n".join(" ".join(line.split()) for line in text.strip().splitlines())
-
-
-class RecentIds:
-    """The last ``size`` ids seen; Slack re-sends an event it thinks went unanswered."""
-
-    def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._ids: OrderedDict[str, None] = OrderedDict()
-
-    def first_time(self, key: str) -> bool:
-        if key in self._ids:
-            return False
-        self._ids[key] = None
-        if len(self._ids) > self.size:
-            self._ids.popitem(last=False)
-        return True
 
 
 class RecentSignatures:
@@ -141,6 +126,7 @@ class SlackAdapter:
         *,
         settings: SlackSettings,
         admins: frozenset[str],
+        seen: SeenEvents,
     ) -> None:
         if settings.bot_token is None:
             raise ValueError("the Slack adapter needs a bot token")
@@ -155,7 +141,7 @@ class SlackAdapter:
         self._signing_key = secret.encode()
         # Bolt verifies requests too; ours comes first (see _http_request).
         self.app = AsyncApp(client=self.client, signing_secret=secret, logger=log)
-        self._seen = RecentIds()
+        self._seen = seen
         self._signatures = RecentSignatures()
         self.app.command(settings.command)(self._on_command)
         self.app.event("app_mention")(self._on_mention)

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from bot.services.ingest import IngestReport, IngestService
@@ -92,7 +93,17 @@ class FeedService:
         Each feed is polled on its own: whatever goes wrong with one becomes that feed's error,
         and the feeds after it are still polled.
         """
-        return [self.poll(feed) for feed in self.feeds.list()]
+        results = []
+        for listed in self.feeds.list():
+            # One process at a time per feed: with several replicas, whoever claims it polls.
+            feed = self.feeds.claim(listed.id, lease=timedelta(seconds=2 * self.poll_budget))
+            if feed is None:
+                continue
+            try:
+                results.append(self.poll(feed))
+            finally:
+                self.feeds.release(feed.id)
+        return results
 
     def poll(self, feed: Feed) -> PollResult:
         """Conditional GET, then fetch and ingest the entries not seen before.

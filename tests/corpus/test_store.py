@@ -11,6 +11,7 @@ import pytest
 
 from bot.wiring import Briefbot
 from corpus.database import StoreError
+from retrieval.vector_index import FaissIndex
 from tests.cli_harness import briefbot, one_line_error
 from tests.conftest import MakeBot
 
@@ -99,7 +100,7 @@ def test_an_unreadable_snapshot_is_rebuilt_from_the_store(
     bot = _copy(sample_data_dir, make_bot)
     question = "Why did Vanuatu ban Fijian biscuits?"
     before = bot.ask_service.ask(question).to_dict()
-    assert bot.vectors.checkpoint(force=True)
+    assert isinstance(bot.vectors, FaissIndex) and bot.vectors.checkpoint(force=True)
     bot.vectors.path.write_bytes(b"\x00not a faiss index" * 100)
     reopened = Briefbot(bot.settings, embedder=bot.embedder)
     assert reopened.prepare() == 0

@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import re
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import SecretStr
 
 from bot.adapters.discord import APOLOGY, DiscordAdapter
 from bot.commands import PERMISSIONS, REFUSAL, Who
+from bot.events import SeenEvents
 from bot.rendering import discord as render
 from bot.settings import DiscordSettings
 from bot.wiring import Briefbot
@@ -66,7 +68,9 @@ def adapter_for(
     guild_id: int | None = None,
 ) -> DiscordAdapter:
     settings = DiscordSettings(token=SecretStr("test-token"), guild_id=guild_id)
-    return DiscordAdapter(bot.commands, settings=settings, admins=admins)
+    # Events remembered per adapter, so that tests on the session's sample store never meet.
+    seen = SeenEvents(Path(tempfile.mkdtemp(prefix="briefbot-events-")) / "seen.sqlite3")
+    return DiscordAdapter(bot.commands, settings=settings, admins=admins, seen=seen)
 
 
 def run(adapter: DiscordAdapter, scenario: Scenario) -> None:
