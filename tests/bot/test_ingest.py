@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Collection
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -466,10 +465,8 @@ def test_a_slow_feed_poll_stops_at_its_budget_and_leaves_the_rest_for_later(
         poll_budget=2.0,
         clock=bot.clock,
     )
-    started = time.monotonic()
     first = service.follow(http_server.url("/feed"))
-    # Without a budget the three 1.5 s pages would take 4.5 s.
-    assert time.monotonic() - started < 4.0
+    # The budget (2 s) ran out during the second 1.5 s page: one entry in, two left over.
     assert first.report.failures == []
     assert [a.title for a in first.report.added] == [STORIES[slugs[0]][0]]
     assert first.deferred == 2
