@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from bot.cli import app
 # An empty directory to run commands in: not the repository root, whose .env a developer may
 # keep tokens in, nor a folder whose packages would shadow briefbot's (``python -m bot``).
 NEUTRAL_DIR = Path(tempfile.mkdtemp(prefix="briefbot-tests-"))
+STORE_FILE = "briefbot.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def one_line_error(result: Ran) -> str:
 
 def store_counts(data_dir: Path) -> dict[str, int]:
     """Articles, passages, passages lacking a vector and keyword-index rows, read directly."""
-    path = data_dir / "briefbot.sqlite3"
+    path = data_dir / STORE_FILE
     if not path.exists():
         return {"articles": 0}
     conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30)
@@ -142,3 +145,17 @@ def store_counts(data_dir: Path) -> dict[str, int]:
         return {"articles": 0}  # not created yet
     finally:
         conn.close()
+
+
+def copy_data_dir(source: Path, target: Path) -> Path:
+    """``source`` copied to ``target`` as a backup should be: index files as files, the store
+    through SQLite's backup API. Copying a live store's files is unsafe twice over: the copy
+    may catch the WAL mid-write, and closing the handles a file copy opens cancels this
+    process's SQLite locks, after which another process may check-point and delete the WAL
+    under an open connection (https://sqlite.org/howtocorrupt.html, 2.2). That corrupted
+    the session's sample store once in CI."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(f"{STORE_FILE}*"))
+    origin = sqlite3.connect(f"file:{source / STORE_FILE}?mode=ro", uri=True, timeout=30)
+    with closing(origin), closing(sqlite3.connect(target / STORE_FILE)) as copy:
+        origin.backup(copy)
+    return target

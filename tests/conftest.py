@@ -14,6 +14,7 @@ from bot.wiring import Briefbot, load_embedder
 from corpus.database import Database
 from corpus.samples import SAMPLES_DIR
 from retrieval.embedding import Embedder
+from tests.cli_harness import copy_data_dir
 
 # Registered here so that every test module can ask for the loopback servers.
 from tests.http_server import http_server_fixture as http_server_fixture
@@ -113,5 +114,10 @@ def sample_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 
 
 @pytest.fixture(scope="session")
-def sample_bot(sample_data_dir: Path, embedder: Embedder) -> Briefbot:
-    return Briefbot(isolated_settings(data_dir=sample_data_dir), embedder=embedder)
+def sample_bot(
+    sample_data_dir: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Briefbot:
+    """A bot on a copy of the sample corpus: what its chats record (conversations, events)
+    stays out of the directory other tests copy and read."""
+    data_dir = copy_data_dir(sample_data_dir, tmp_path_factory.mktemp("sample-bot") / "data")
+    return Briefbot(isolated_settings(data_dir=data_dir), embedder=embedder)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from tests.articles import ARTICLE_PAGE, KIM, LONDON, NEXT
-from tests.cli_harness import briefbot, one_line_error
+from tests.cli_harness import briefbot, copy_data_dir, one_line_error
 from tests.http_server import LoopbackServer, Reply
 
 
@@ -98,7 +97,7 @@ def test_ingest_a_url_then_follow_a_feed(tmp_path: Path, http_server: LoopbackSe
 
 def test_terminal_chat_takes_the_chat_commands(sample_data_dir: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    shutil.copytree(sample_data_dir, data_dir)
+    copy_data_dir(sample_data_dir, data_dir)
     lines = ["help", "Why did Vanuatu ban Fijian biscuits?", "briefing 2005-07-07", "add x", "quit"]
     result = briefbot("chat", "--data-dir", str(data_dir), stdin="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
@@ -114,7 +113,7 @@ def test_terminal_chat_answers_as_of_a_reference_time(
 ) -> None:
     """`chat --now` and the `now` command: "what happened yesterday?" gets that day's stories."""
     data_dir = tmp_path / "data"
-    shutil.copytree(sample_data_dir, data_dir)
+    copy_data_dir(sample_data_dir, data_dir)
     lines = [
         "what happened yesterday?",
         "now 2005-07-03T12:00",
@@ -142,7 +141,7 @@ def test_terminal_chat_answers_as_of_a_reference_time(
 
 def test_terminal_chat_follows_up_within_the_session(sample_data_dir: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    shutil.copytree(sample_data_dir, data_dir)
+    copy_data_dir(sample_data_dir, data_dir)
     stdin = "\n".join([LONDON, NEXT, "quit"]) + "\n"
     result = briefbot("chat", "--data-dir", str(data_dir), stdin=stdin)
     assert result.returncode == 0, result.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,7 +22,7 @@ from bot.serve import Listen, serve
 from bot.settings import SettingsError
 from bot.wiring import Briefbot, check_device
 from retrieval.embedding import Embedder
-from tests.cli_harness import briefbot, one_line_error
+from tests.cli_harness import briefbot, copy_data_dir, one_line_error
 from tests.conftest import isolated_settings
 from tests.discord_harness import fake_discord
 from tests.http_server import LoopbackServer
@@ -36,7 +35,7 @@ APP_TOKEN = "xapp-1-A1-socket-mode-test"
 
 def samples(sample_data_dir: Path, tmp_path: Path) -> Path:
     data_dir = tmp_path / "data"
-    shutil.copytree(sample_data_dir, data_dir)
+    copy_data_dir(sample_data_dir, data_dir)
     return data_dir
 
 

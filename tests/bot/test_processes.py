@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,13 @@ from aiohttp import ClientSession
 from bot.wiring import Briefbot
 from retrieval.embedding import Embedder
 from tests.articles import synthetic_articles
-from tests.cli_harness import NEUTRAL_DIR, BriefbotProcess, store_counts, wait_for
+from tests.cli_harness import (
+    NEUTRAL_DIR,
+    BriefbotProcess,
+    copy_data_dir,
+    store_counts,
+    wait_for,
+)
 from tests.conftest import isolated_settings
 from tests.slack_harness import QUESTION as BISCUIT_QUESTION
 from tests.slack_harness import assert_biscuit_answer, signed_headers
@@ -42,7 +47,7 @@ def test_terminal_chat_answers_about_an_article_another_process_ingested(
     sample_data_dir: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     data_dir = tmp_path / "data"
-    shutil.copytree(sample_data_dir, data_dir)
+    copy_data_dir(sample_data_dir, data_dir)
     # The real entry point, `python -m bot`, with a terminal-like pipe for stdin and stdout.
     chat = subprocess.Popen(
         [sys.executable, "-m", "bot", "chat"],
@@ -90,7 +95,7 @@ def test_running_slack_bot_answers_about_an_article_the_cli_ingested(
     """The README's start command with Slack configured, and its way to add articles,
     `briefbot ingest`, from another process while it serves; then it stops cleanly."""
     data_dir = tmp_path / "data"
-    shutil.copytree(sample_data_dir, data_dir)
+    copy_data_dir(sample_data_dir, data_dir)
     (tmp_path / "quillmere.txt").write_text(NEW_ARTICLE, encoding="utf-8")
     port = free_port()
     server = BriefbotProcess(

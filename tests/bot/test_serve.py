@@ -5,7 +5,6 @@ stand-ins for both."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from bot.serve import Listen, check, serve
 from bot.wiring import Briefbot
 from retrieval.embedding import Embedder
 from tests.articles import KIM, subscribe_due_now
+from tests.cli_harness import copy_data_dir
 from tests.conftest import MakeBot, isolated_settings
 from tests.discord_harness import FakeDiscord, fake_discord, followups, option, slash_command
 from tests.http_server import LoopbackServer
@@ -62,7 +62,7 @@ def test_slack_and_discord_are_served_together_with_scheduled_briefings(
     sample_data_dir: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     data_dir = tmp_path / "data"
-    shutil.copytree(sample_data_dir, data_dir)
+    copy_data_dir(sample_data_dir, data_dir)
     with LoopbackServer() as server:
         slack = MockSlack(server)
         settings = isolated_settings(

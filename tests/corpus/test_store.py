@@ -12,7 +12,7 @@ import pytest
 from bot.wiring import Briefbot
 from corpus.database import StoreError
 from retrieval.vector_index import FaissIndex
-from tests.cli_harness import briefbot, one_line_error
+from tests.cli_harness import briefbot, copy_data_dir, one_line_error
 from tests.conftest import MakeBot
 
 FLOOD = (
@@ -29,7 +29,7 @@ LONG = "Budget talks stall\n" + " ".join(
 
 def _copy(sample_data_dir: Path, make_bot: MakeBot) -> Briefbot:
     bot = make_bot()
-    shutil.copytree(sample_data_dir, bot.settings.data_dir)
+    copy_data_dir(sample_data_dir, bot.settings.data_dir)
     return bot
 
 
@@ -169,7 +169,7 @@ def test_storage_faults_are_one_line_in_the_cli(tmp_path: Path) -> None:
 
 def test_stats_check_reports_a_healthy_store(sample_data_dir: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    shutil.copytree(sample_data_dir, data_dir)
+    copy_data_dir(sample_data_dir, data_dir)
     result = briefbot("stats", "--check", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
     passages = int(result.stdout.split("passages:")[1].split()[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from bot.services.ask import QuestionError
 from bot.wiring import Briefbot
 from corpus.model import Article
 from tests.articles import KIM
+from tests.cli_harness import copy_data_dir
 from tests.conftest import MakeBot
 
 SMALL = [
@@ -158,7 +158,7 @@ def test_deleted_index_files_are_rebuilt_from_the_store_without_the_model(
     make_bot: MakeBot, sample_data_dir: Path
 ) -> None:
     bot = make_bot()
-    shutil.copytree(sample_data_dir, bot.settings.data_dir)
+    copy_data_dir(sample_data_dir, bot.settings.data_dir)
     questions = [KIM, "What happened in the London bombings?", "Who won the election?"]
     before = [bot.ask_service.ask(q).to_dict() for q in questions]
     bot.vectors.checkpoint(force=True)
