@@ -2,13 +2,14 @@
 100k to 1M passages, on SQLite + FAISS and on PostgreSQL + pgvector.
 
 The corpus is synthetic, so no embedding model runs and any size can be made; both backends
-load the same articles (one seed):
+load the same articles (same seed):
 
 - **text**: a vocabulary of 5,000 words, scikit-learn's English stop words and made-up words,
-  Zipf-distributed (the stop words scattered among the 600 most frequent, so a few content words
-  are as common as "said" is in news); passages of about 100 words in sentences, 2 to 6 per
-  article. Every article belongs to a story (one per 100 passages) whose eight name-like words
-  make a tenth of its words and a third of its title's;
+  Zipf-distributed (the 30 most frequent are stop words, the others scattered among the first
+  600, so the commonest content word is in a third of the passages, as "said" is in news);
+  passages of about 100 words in sentences, 2 to 6 per article. Every article belongs to a
+  story (one per 100 passages) whose eight name-like words make a tenth of its words and a third
+  of its title's;
 - **vectors**: random unit vectors around the story's random direction (cosine about 0.55 to it,
   0.3 between passages of one story; ``--spread``). Real embeddings cluster by topic, and vectors
   spread uniformly over 384 dimensions have no neighbourhoods, which makes any approximate index
@@ -29,9 +30,10 @@ For each backend and size it prints:
   store), and the start from a snapshot;
 - **search latency**, p50/p95 of ``Searcher.search`` as the ask service calls it (dense and
   keyword candidates, density discount, fusion, recency prior), warm, one thread: "open"
-  questions, and questions limited to the week around their source article ("window"). A query
+  questions, and questions limited to the week around their source article ("week"). A query
   is eight consecutive words of a random passage; a stand-in embedder gives it that passage's
-  stored vector plus noise (cosine 0.8);
+  stored vector plus noise (cosine 0.8). Before that, on other queries, each index call of an
+  open search is timed on its own: dense search, keyword search, the candidates' density;
 - **recall** of the dense index against exact search: HNSW (``PgVectorIndex.search``) against a
   sequential scan ordered by distance, at k=10 and at the ``candidates`` that search asks for.
   FAISS's flat index is exact: 1.0;
@@ -54,6 +56,7 @@ import argparse
 import gc
 import math
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -80,7 +83,10 @@ from retrieval.window import Window
 DIM = 384
 MODEL = "synthetic-unit-vectors-384"
 VOCABULARY = 5000
-COMMON = 600  # the stop words take random ranks among this many most frequent words
+# The most frequent words of English are all function words; below them, content words mix
+# with the rest of the stop words, the most common ("said" in news) in about a third of passages.
+STOP_FIRST = 30
+COMMON = 600
 ZIPF_SHIFT = 2.7  # Zipf-Mandelbrot: the weight of rank r is 1 / (r + 2.7)
 PASSAGE_WORDS = 100
 SENTENCE_WORDS = 15
@@ -94,7 +100,6 @@ YEAR = datetime(2024, 1, 1, tzinfo=UTC)
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 QUERY_WORDS = 8
 QUERY_NOISE = 0.75  # noise of this norm leaves cosine 1 / sqrt(1 + 0.75²) = 0.8 to the source
-WARMUP = 20
 # For the server this script starts: shared_buffers at a sixth of this machine's 24 GB holds the
 # 100k corpus whole and the 1M run's HNSW index (the rest stays in the page cache), and a larger
 # max_wal_size keeps the bulk load from checkpointing every few seconds.
@@ -126,8 +131,8 @@ def percentiles(seconds: Sequence[float]) -> tuple[float, float]:
 
 
 def make_vocabulary(rng: np.random.Generator) -> list[str]:
-    """Words by frequency rank: the stop words at random ranks among the ``COMMON`` first,
-    made-up words of two to four syllables everywhere else."""
+    """Words by frequency rank: stop words first, then the rest of them at random ranks among
+    the ``COMMON`` first, and made-up words of two to four syllables everywhere else."""
     consonants, vowels = "bcdfghjklmnprstvwz", "aeiou"
     made_up: set[str] = set()
     while len(made_up) < VOCABULARY - len(STOP_WORDS):
@@ -137,7 +142,8 @@ def make_vocabulary(rng: np.random.Generator) -> list[str]:
             made_up.add(word)
     words = iter(rng.permutation(sorted(made_up)).tolist())
     stop_words = iter(rng.permutation(sorted(STOP_WORDS)).tolist())
-    stop_ranks = set(rng.choice(COMMON, len(STOP_WORDS), replace=False).tolist())
+    scattered = rng.choice(COMMON - STOP_FIRST, len(STOP_WORDS) - STOP_FIRST, replace=False)
+    stop_ranks = set(range(STOP_FIRST)) | set((scattered + STOP_FIRST).tolist())
     return [str(next(stop_words if rank in stop_ranks else words)) for rank in range(VOCABULARY)]
 
 
@@ -299,7 +305,7 @@ def make_queries(bot: Briefbot, count: int, *, seed: int) -> list[Query]:
         words = passages[pid].text.split()
         start = int(rng.integers(0, max(1, len(words) - QUERY_WORDS)))
         noise = rng.standard_normal(DIM) * (QUERY_NOISE / math.sqrt(DIM))
-        published = articles[passages[pid].article_id].published_at or NOW
+        published = articles[passages[pid].article_id].published_at or NOW  # all are dated
         queries.append(
             Query(
                 text=" ".join(words[start : start + QUERY_WORDS]),
@@ -330,6 +336,7 @@ class Result:
     build_seconds: float
     open_ms: tuple[float, float]
     window_ms: tuple[float, float]
+    stages: dict[str, float]
     recall: tuple[float, float]
     database_bytes: int
     vector_bytes: int
@@ -340,6 +347,7 @@ class Result:
 @dataclass(frozen=True)
 class Options:
     queries: int
+    warmup: int
     batch: int
     live: int
     seed: int
@@ -348,33 +356,62 @@ class Options:
     parallel_workers: int
 
 
-def searched(
-    bot: Briefbot, embedder: QueryEmbedder, options: Options
-) -> tuple[list[Query], list[float], list[float]]:
-    """Queries, and the seconds each took open and within its week, after a warm-up."""
-    queries = make_queries(bot, WARMUP + options.queries, seed=options.seed + 1)
+@dataclass(frozen=True)
+class Searches:
+    queries: list[Query]
+    """The timed queries."""
+    opened: list[float]
+    windowed: list[float]
+    stages: dict[str, float]
+    """Median milliseconds of each index call an open search makes, timed apart."""
+
+
+def searched(bot: Briefbot, embedder: QueryEmbedder, options: Options) -> Searches:
+    """After a warm-up, the index calls of an open search timed one by one, on queries of their
+    own; then the seconds of whole searches, open and within the query's week."""
+    apart = max(5, options.queries // 4)
+    queries = make_queries(bot, options.warmup + apart + options.queries, seed=options.seed + 1)
     embedder.expect(queries)
-    k = max(bot.settings.retrieval.top_k, bot.settings.retrieval.evidence_articles)
-    for windowed in (False, True):
-        search_times(bot.searcher, queries[:WARMUP], k=k, windowed=windowed)
-    timed = queries[WARMUP:]
-    progress(f"searching {len(timed)} queries, open and in a week")
-    return (
-        timed,
-        search_times(bot.searcher, timed, k=k, windowed=False),
-        search_times(bot.searcher, timed, k=k, windowed=True),
-    )
-
-
-def describe_search(bot: Briefbot, opened: list[float], windowed: list[float]) -> None:
+    warmup, staged = queries[: options.warmup], queries[options.warmup : options.warmup + apart]
+    timed = queries[options.warmup + apart :]
     cfg = bot.settings.retrieval
     k = max(cfg.top_k, cfg.evidence_articles)
-    open_p50, open_p95 = percentiles(opened)
-    week_p50, week_p95 = percentiles(windowed)
+    for in_week in (False, True):
+        search_times(bot.searcher, warmup, k=k, windowed=in_week)
+    # Before the whole searches: density, once computed for a passage, is cached.
+    progress(f"timing the index calls of {apart} open searches")
+    seconds: dict[str, list[float]] = {"dense": [], "keywords": [], "density": []}
+    for query in staged:
+        started = time.perf_counter()
+        dense = bot.vectors.search(query.vector, cfg.candidates)
+        seconds["dense"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        lexical = bot.lexical.search(query.text, cfg.candidates)
+        seconds["keywords"].append(time.perf_counter() - started)
+        candidates = list(dict.fromkeys(pid for pid, _ in dense + lexical))
+        started = time.perf_counter()
+        bot.vectors.density(candidates, k=bot.searcher.fusion.hub_k)
+        seconds["density"].append(time.perf_counter() - started)
+    stages = {stage: statistics.median(times) * 1000 for stage, times in seconds.items()}
+    progress(f"searching {len(timed)} queries, open and in a week")
+    opened = search_times(bot.searcher, timed, k=k, windowed=False)
+    windowed = search_times(bot.searcher, timed, k=k, windowed=True)
+    return Searches(timed, opened, windowed, stages)
+
+
+def describe_search(bot: Briefbot, searches: Searches) -> None:
+    cfg = bot.settings.retrieval
+    k = max(cfg.top_k, cfg.evidence_articles)
+    open_p50, open_p95 = percentiles(searches.opened)
+    week_p50, week_p95 = percentiles(searches.windowed)
     print(
-        f"  search (k={k}, {cfg.candidates} candidates per index), {len(opened)} queries:"
-        f" open p50 {open_p50:.1f} ms, p95 {open_p95:.1f} ms;"
+        f"  search (k={k}, {cfg.candidates} candidates per index), {len(searches.opened)}"
+        f" queries: open p50 {open_p50:.1f} ms, p95 {open_p95:.1f} ms;"
         f" in a week p50 {week_p50:.1f} ms, p95 {week_p95:.1f} ms"
+    )
+    print(
+        "  an open search's index calls, p50: "
+        + ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in searches.stages.items())
     )
 
 
@@ -410,7 +447,7 @@ def run_sqlite(size: int, options: Options) -> Result:
         live_rate = load(
             bot, corpus.batches(live, batch=options.batch), total=live, label=f"{label} live"
         )
-        _, opened, windowed = searched(bot, embedder, options)
+        searches = searched(bot, embedder, options)
 
         with bot.store.reading() as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -429,7 +466,7 @@ def run_sqlite(size: int, options: Options) -> Result:
         f"  FAISS: start without a snapshot {cold_start:.1f} s (RSS +{grown / 2**20:,.0f} MiB),"
         f" snapshot written in {snapshot_write:.1f} s, start from it {warm_start:.1f} s"
     )
-    describe_search(bot, opened, windowed)
+    describe_search(bot, searches)
     print("  recall: 1.0 at any k (a flat index searches exactly)")
     print(
         f"  sizes: SQLite file {database / 2**20:,.0f} MiB (FTS5 {keywords / 2**20:,.0f} MiB),"
@@ -441,8 +478,9 @@ def run_sqlite(size: int, options: Options) -> Result:
         bulk_rate=bulk_rate,
         live_rate=live_rate,
         build_seconds=cold_start,
-        open_ms=percentiles(opened),
-        window_ms=percentiles(windowed),
+        open_ms=percentiles(searches.opened),
+        window_ms=percentiles(searches.windowed),
+        stages=searches.stages,
         recall=(1.0, 1.0),
         database_bytes=database,
         vector_bytes=snapshot,
@@ -560,9 +598,9 @@ def run_postgres(size: int, options: Options, server: str) -> Result:
         live_rate = load(
             bot, corpus.batches(live, batch=options.batch), total=live, label=f"{label} live"
         )
-        queries, opened, windowed = searched(bot, embedder, options)
+        searches = searched(bot, embedder, options)
         ks = (10, bot.settings.retrieval.candidates)
-        recall = exact_recall(bot, queries, ks=ks)
+        recall = exact_recall(bot, searches.queries, ks=ks)
 
         with bot.store.reading() as conn:
             row = conn.execute(
@@ -583,9 +621,9 @@ def run_postgres(size: int, options: Options, server: str) -> Result:
         f" m=16, ef_construction=64; maintenance_work_mem {options.maintenance_work_mem},"
         f" {options.parallel_workers} parallel worker(s); shared_buffers {shared_buffers})"
     )
-    describe_search(bot, opened, windowed)
+    describe_search(bot, searches)
     print(
-        f"  recall of HNSW against an exact scan over {len(queries)} queries:"
+        f"  recall of HNSW against an exact scan over {len(searches.queries)} queries:"
         f" @{ks[0]} {recall[0]:.3f}, @{ks[1]} {recall[1]:.3f}"
     )
     print(
@@ -598,8 +636,9 @@ def run_postgres(size: int, options: Options, server: str) -> Result:
         bulk_rate=bulk_rate,
         live_rate=live_rate,
         build_seconds=build,
-        open_ms=percentiles(opened),
-        window_ms=percentiles(windowed),
+        open_ms=percentiles(searches.opened),
+        window_ms=percentiles(searches.windowed),
+        stages=searches.stages,
         recall=(recall[0], recall[1]),
         database_bytes=database,
         vector_bytes=vectors,
@@ -642,6 +681,16 @@ def report(results: Sequence[Result]) -> None:
         "database: the SQLite file, pg_database_size; vectors: the FAISS snapshot, the HNSW"
         " index; keywords: FTS5's tables, the GIN index; RSS: growth while FAISS loads"
     )
+    print(
+        f"\n{'open search, p50 ms':<22} {'passages':>10} {'dense':>8} {'keywords':>9}"
+        f" {'density':>8}"
+    )
+    for r in results:
+        print(
+            f"{r.backend:<22} {r.passages:>10,} {r.stages['dense']:>8.1f}"
+            f" {r.stages['keywords']:>9.1f} {r.stages['density']:>8.1f}"
+        )
+    print("each index call of an open search timed on its own, on queries of their own")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -656,6 +705,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         " created and dropped there) instead of starting one",
     )
     parser.add_argument("--queries", type=int, default=200, help="timed queries of each kind")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed queries of each kind")
     parser.add_argument("--batch", type=int, default=1000, help="passages per transaction")
     parser.add_argument(
         "--live", type=int, default=5000, help="passages loaded last, with every index in place"
@@ -671,6 +721,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     options = Options(
         queries=args.queries,
+        warmup=args.warmup,
         batch=args.batch,
         live=args.live,
         seed=args.seed,
@@ -679,6 +730,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parallel_workers=args.parallel_workers,
     )
 
+    # A terminated run still stops the PostgreSQL server it started and removes its files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     started = time.perf_counter()
     print(
         f"CPUs: {os.cpu_count()}, load average {os.getloadavg()[1]:.1f} (others' work slows"

@@ -5,6 +5,7 @@ tsvector) must give the same hits, scores, densities and term statistics."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,11 +163,12 @@ def test_dense_search_returns_faiss_hits_and_scores(backends: Backends, embedder
     assert backends.vectors.search(vector, 0) == []
 
 
-@pytest.mark.parametrize("exact_below", [20_000, 0], ids=["exact-scan", "hnsw-filter"])
+@pytest.mark.parametrize("exact", [True, False], ids=["exact-scan", "hnsw-filter"])
 def test_allowed_restricts_dense_hits_to_the_window(
-    backends: Backends, embedder: Embedder, exact_below: int, monkeypatch: pytest.MonkeyPatch
+    backends: Backends, embedder: Embedder, exact: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backends.vectors, "_EXACT_BELOW", exact_below)
+    if not exact:
+        monkeypatch.setattr(backends.vectors, "_EXACT_PER_CANDIDATE", 0)
     vector = embedder.embed([QUESTIONS[0]])[0]
     best = backends.faiss.search(vector, 1)[0][0]
     everything = _ids(backends.faiss.search(vector, len(backends.faiss)))
@@ -302,7 +304,24 @@ def test_lexical_search_finds_a_rare_word_inside_the_window(backends: Backends) 
     assert backends.lexical.search("biscuits", 5, allowed=set()) == []
 
 
+def _settle_write_counts(store: SQLStore) -> None:
+    """Wait until the server counts the ingest's rows (other sessions report their counts
+    within about a second), so that a later read sees no change the test did not make."""
+    deadline = time.monotonic() + 10
+    with store.reading() as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT n_tup_ins, (SELECT COUNT(*) FROM passage_terms) FROM pg_stat_user_tables"
+                " WHERE relname = 'passage_terms'"
+            ).fetchone()
+            if row[0] >= row[1]:
+                return
+            time.sleep(0.1)
+    raise AssertionError("the server never counted the ingested rows")
+
+
 def test_term_statistics_match_fts5_and_the_stems_retrieval_uses(backends: Backends) -> None:
+    _settle_write_counts(backends.pg)
     terms, documents = backends.lexical.vocabulary()
     vocabulary = dict(zip(terms, documents, strict=True))
     fts5 = dict(zip(*backends.fts5.vocabulary(), strict=True))
@@ -328,7 +347,14 @@ def test_term_statistics_match_fts5_and_the_stems_retrieval_uses(backends: Backe
         "redenominated",
     }
     assert backends.lexical.surface_form("zzzunknown") is None
-    # The vocabulary is cached, but not past a write.
+    # The vocabulary is cached: other tables' writes (a chat's conversation turns) leave it be,
+    # but a new passage does not.
+    version = backends.pg.data_version()
+    with backends.pg.transaction() as conn:
+        conn.execute("CREATE TABLE unrelated (x INTEGER)")
+        conn.execute("INSERT INTO unrelated VALUES (1)")
+    assert backends.pg.data_version() != version
+    assert backends.lexical.vocabulary()[0] is terms
     backends.ingest([LATE])
     assert "ahmadinejad" in dict(zip(*backends.lexical.vocabulary(), strict=True))
     assert "ahmadinejad" not in vocabulary
