@@ -41,7 +41,7 @@ from bot.subscriptions import describe, from_words, next_fire
 from bot.timezones import UnknownTimezoneError, find_timezone
 from bot.wiring import Briefbot
 from corpus.errors import BriefbotError
-from corpus.model import parse_instant
+from corpus.model import parse_instant, running_from, utcnow
 from retrieval.window import PERIODS, Window, period_days
 
 app = typer.Typer(
@@ -376,12 +376,21 @@ def run(
     port: Annotated[
         int, typer.Option(min=1, max=65535, help="Port of the --slack-http server.")
     ] = 3000,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the bot's clock from this time (ISO) on: an old corpus served as if it"
+            " were then, or a briefing schedule rehearsed."
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Start Slack and/or Discord as configured; the terminal chat when neither is."""
 
     def start() -> None:
-        bot = Briefbot(_settings(data_dir))
+        reference = parse_now(now)
+        clock = running_from(reference) if reference else utcnow
+        bot = Briefbot(_settings(data_dir), clock=clock)
         listen = Listen(host=host, port=port) if slack_http else None
         check(bot, slack_http=listen)
         if not (bot.settings.slack.enabled or bot.settings.discord.enabled):

@@ -42,6 +42,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def running_from(start: datetime) -> Clock:
+    """A clock that reads ``start`` now and runs on in real time: a bot serving an old corpus
+    as if it were then, or rehearsing its schedule on chosen days."""
+    offset = start - utcnow()
+    return lambda: utcnow() + offset
+
+
 def parse_instant(value: str) -> datetime:
     """An ISO 8601 date-time given as a reference time; one without a timezone is taken as UTC.
 
