@@ -68,6 +68,10 @@ class Database(Protocol):
 
     def transaction(self) -> AbstractContextManager[Connection]: ...
     def reading(self) -> AbstractContextManager[Connection]: ...
+    def serialise(self, conn: Connection, name: str) -> None:
+        """Hold other transactions that serialise on ``name`` off until this one ends: checks
+        then writes (is this article stored yet?) that must not interleave across processes."""
+
     def data_version(self) -> int: ...
     def check(self) -> list[str]: ...
     def any_of(self, column: str) -> str: ...
@@ -175,6 +179,9 @@ class SQLiteDatabase:
         with self._lock:
             yield self._conn
 
+    def serialise(self, conn: Connection, name: str) -> None:
+        """Nothing to add: a transaction's ``BEGIN IMMEDIATE`` holds the file's one write lock."""
+
     def data_version(self) -> int:
         """Changes when another connection, in any process, commits to the file."""
         with self._lock:
@@ -207,6 +214,8 @@ class SQLiteDatabase:
             self._conn.close()
 
 
+SCHEMA_LOCK = "schema_migrations"
+"""What processes creating shared schema objects serialise on."""
 _MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL,"
     " version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
@@ -219,11 +228,11 @@ def migrate(db: Database, component: str, steps: Sequence[str], *, clock: Clock 
     is statements separated by ``;`` (none inside a statement). Concurrent starts are safe:
     SQLite's write lock, or a PostgreSQL advisory lock, lets one process migrate at a time."""
     with db.transaction() as conn:
+        db.serialise(conn, SCHEMA_LOCK)  # PostgreSQL's IF NOT EXISTS is no guard against a race
         conn.execute(_MIGRATIONS_TABLE)
     for version, script in enumerate(steps, start=1):
         with db.transaction() as conn:
-            if db.dialect == "postgresql":
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (component,))
+            db.serialise(conn, component)
             done = conn.execute(
                 "SELECT 1 FROM schema_migrations WHERE component = ? AND version = ?",
                 (component, version),

@@ -17,7 +17,15 @@ from pgvector.psycopg import register_vector
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from corpus.database import Row, StoreError, Vectors, redact_url, storage_error
+from corpus.database import (
+    SCHEMA_LOCK,
+    Connection,
+    Row,
+    StoreError,
+    Vectors,
+    redact_url,
+    storage_error,
+)
 
 # A `?` placeholder outside quotes: the stores' SQL is written for both engines.
 _PLACEHOLDER = re.compile(r"\?(?=(?:[^']*'[^']*')*[^']*$)")
@@ -78,7 +86,12 @@ class PostgresDatabase:
         self.name = redact_url(url)
         self._local = threading.local()
         try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=10) as first:
+            with (
+                psycopg.connect(url, autocommit=True, connect_timeout=10) as first,
+                first.transaction(),
+            ):
+                # Two processes starting at once would both try to create it.
+                first.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (SCHEMA_LOCK,))
                 first.execute("CREATE EXTENSION IF NOT EXISTS vector")
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL at {self.name}: {_reason(exc)}") from None
@@ -124,6 +137,10 @@ class PostgresDatabase:
                 yield wrapped
             finally:
                 self._local.conn = None
+
+    def serialise(self, conn: Connection, name: str) -> None:
+        """A transaction-scoped advisory lock: released by the commit or rollback."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (name,))
 
     @contextmanager
     def reading(self) -> Iterator[_Connection]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol
@@ -13,7 +13,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from corpus.database import IDENTITY, Row, StoreError, Tables, Vectors
+from corpus.database import IDENTITY, Connection, Row, StoreError, Tables, Vectors
 from corpus.model import Article
 
 
@@ -36,6 +36,9 @@ class ArticleStore(Protocol):
     def name(self) -> str: ...
 
     def transaction(self) -> AbstractContextManager[object]: ...
+    def adding_articles(self) -> AbstractContextManager[object]:
+        """A transaction no other process adds articles in meanwhile: duplicate checks and
+        the write that follows them see the same store."""
 
     def find_duplicate(self, article: Article) -> Article | None: ...
     def add(
@@ -151,6 +154,12 @@ class SQLStore(Tables):
         "sqlite": [_SQLITE_SCHEMA],
         "postgresql": [_POSTGRES_SCHEMA],
     }
+
+    @contextmanager
+    def adding_articles(self) -> Iterator[Connection]:
+        with self.transaction() as conn:
+            self.db.serialise(conn, self.COMPONENT)
+            yield conn
 
     def find_duplicate(self, article: Article) -> Article | None:
         with self.reading() as conn:

@@ -140,9 +140,10 @@ class Indexer:
         return outcomes
 
     def _store(self, candidate: _Candidate, vectors: Vectors) -> Indexed:
-        # The write transaction holds SQLite's lock across processes, so the duplicate checks
-        # see every article committed by anyone, and nobody can commit the same one meanwhile.
-        with self.store.transaction():
+        # Article writes are serialised across processes (SQLite's write lock, a PostgreSQL
+        # advisory lock), so the duplicate checks see every article committed by anyone, and
+        # nobody can commit the same one meanwhile.
+        with self.store.adding_articles():
             self.vectors.refresh()
             duplicate = self.store.find_duplicate(candidate.article) or self._near_duplicate(
                 vectors
