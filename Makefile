@@ -20,9 +20,10 @@ install-dev: $(VENV)/.dev
 run: install
 	$(BIN)/briefbot run
 
-## The whole test suite (real model, real FAISS, real SQLite).
+## The whole test suite (real model, FAISS, SQLite and PostgreSQL), on each backend in turn.
 test: install-dev
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --backend postgresql
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -126,20 +126,31 @@ def one_line_error(result: Ran) -> str:
 
 
 def store_counts(data_dir: Path) -> dict[str, int]:
-    """Articles, passages, passages lacking a vector and keyword-index rows, read directly."""
+    """Articles, passages, passages lacking a vector and keyword-index rows, read directly from
+    the store ``briefbot`` commands would open: ``BRIEFBOT_DATABASE_URL``'s when set."""
+    query = {
+        "articles": "SELECT COUNT(*) FROM articles",
+        "passages": "SELECT COUNT(*) FROM passages",
+        "unembedded": "SELECT COUNT(*) FROM passages p WHERE NOT EXISTS"
+        " (SELECT 1 FROM passage_vectors v WHERE v.passage_id = p.id)",
+        "keywords": "SELECT COUNT(*) FROM passage_terms_docsize",
+        "duplicated": "SELECT COUNT(*) - COUNT(DISTINCT content_hash) FROM articles",
+    }
+    url = os.environ.get("BRIEFBOT_DATABASE_URL")
+    if url:
+        import psycopg
+
+        query["keywords"] = "SELECT COUNT(*) FROM passage_terms"
+        with psycopg.connect(url) as pg:
+            try:
+                return {name: int(pg.execute(sql).fetchone()[0]) for name, sql in query.items()}  # type: ignore[index]
+            except psycopg.errors.UndefinedTable:
+                return {"articles": 0}  # not created yet
     path = data_dir / STORE_FILE
     if not path.exists():
         return {"articles": 0}
     conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30)
     try:
-        query = {
-            "articles": "SELECT COUNT(*) FROM articles",
-            "passages": "SELECT COUNT(*) FROM passages",
-            "unembedded": "SELECT COUNT(*) FROM passages p WHERE NOT EXISTS"
-            " (SELECT 1 FROM passage_vectors v WHERE v.passage_id = p.id)",
-            "keywords": "SELECT COUNT(*) FROM passage_terms_docsize",
-            "duplicated": "SELECT COUNT(*) - COUNT(DISTINCT content_hash) FROM articles",
-        }
         return {name: int(conn.execute(sql).fetchone()[0]) for name, sql in query.items()}
     except sqlite3.OperationalError:
         return {"articles": 0}  # not created yet

@@ -25,6 +25,36 @@ Where = Path | Database
 """Where a store's tables are: a SQLite file, or a database connection."""
 
 
+# Tests that choose their store themselves: parametrised over both backends, or PostgreSQL's
+# own. A ``--backend postgresql`` run leaves them to the default run.
+OWN_BACKEND_FIXTURES = {"backend", "postgres_url", "postgres_server"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="where every test's bots keep their store: SQLite + FAISS files (the default),"
+        " or PostgreSQL + pgvector on a server the tests start themselves",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, leave out what is about SQLite's files (``sqlite_only``) and what already
+    ran on both backends in the default run."""
+    if config.getoption("backend") != "postgresql":
+        return
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        own = OWN_BACKEND_FIXTURES & set(getattr(item, "fixturenames", ()))
+        marked = item.get_closest_marker("sqlite_only") or item.get_closest_marker("own_backend")
+        (left if own or marked else kept).append(item)
+    config.hook.pytest_deselected(items=left)
+    items[:] = kept
+
+
 def isolated_settings(**overrides: object) -> Settings:
     """Settings from the arguments and defaults only: never a developer's .env file."""
     return load_settings(_env_file=None, **overrides)
@@ -52,16 +82,54 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> str:
-    """A fresh, empty database on the session's server, for one test."""
+def new_database(server: str, *, template: str | None = None) -> str:
+    """The URL of a fresh database on ``server``: empty, or a copy of ``template``'s."""
     import psycopg
 
     name = f"briefbot_test_{next(_databases)}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
+    copy = f" TEMPLATE {template}" if template else ""
+    with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    return postgres_server.replace("/postgres?", f"/{name}?", 1)
+        conn.execute(f"CREATE DATABASE {name}{copy}")
+    return server.replace("/postgres?", f"/{name}?", 1)
+
+
+def database_name(url: str) -> str:
+    return url.split("?", 1)[0].rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the session's server, for one test."""
+    return new_database(postgres_server)
+
+
+@pytest.fixture(scope="session")
+def postgres_samples(postgres_server: str, sample_data_dir: Path) -> str:
+    """The name of a database holding the sample corpus, moved from the session's SQLite
+    sample store with ``migrate`` (not re-embedded): the template of each test's copy."""
+    from bot.migration import migrate
+
+    url = new_database(postgres_server)
+    source = Briefbot(isolated_settings(data_dir=sample_data_dir))
+    target, _ = migrate(source, url)
+    target.database.close()  # type: ignore[union-attr]
+    return database_name(url)
+
+
+@pytest.fixture(autouse=True)
+def _store_backend(
+    request: pytest.FixtureRequest, _clean_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``--backend postgresql``, every bot a test starts — in this process, through the
+    CLI or as a process of its own — keeps its store in one fresh PostgreSQL database (a copy
+    of the sample corpus when the test reads that), named by ``BRIEFBOT_DATABASE_URL``."""
+    if request.config.getoption("backend") != "postgresql":
+        return
+    samples = {"sample_data_dir", "sample_bot"} & set(request.fixturenames)
+    template = request.getfixturevalue("postgres_samples") if samples else None
+    url = new_database(request.getfixturevalue("postgres_server"), template=template)
+    monkeypatch.setenv("BRIEFBOT_DATABASE_URL", url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -115,9 +183,19 @@ def sample_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 
 @pytest.fixture(scope="session")
 def sample_bot(
-    sample_data_dir: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+    sample_data_dir: Path,
+    embedder: Embedder,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Briefbot:
     """A bot on a copy of the sample corpus: what its chats record (conversations, events)
     stays out of the directory other tests copy and read."""
     data_dir = copy_data_dir(sample_data_dir, tmp_path_factory.mktemp("sample-bot") / "data")
-    return Briefbot(isolated_settings(data_dir=data_dir), embedder=embedder)
+    settings = isolated_settings(data_dir=data_dir)
+    if request.config.getoption("backend") == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        template = request.getfixturevalue("postgres_samples")
+        settings = isolated_settings(
+            data_dir=data_dir, database_url=new_database(server, template=template)
+        )
+    return Briefbot(settings, embedder=embedder)

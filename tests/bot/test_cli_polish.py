@@ -70,6 +70,7 @@ def test_help_keeps_square_brackets_and_names_variables_and_defaults() -> None:
     assert "[env var: BRIEFBOT_BRIEFING__STORIES; default: (8)]" in brief
 
 
+@pytest.mark.sqlite_only
 def test_data_dir_option_beats_the_variable(tmp_path: Path) -> None:
     """Reading BRIEFBOT_DATA_DIR in the option too keeps the order: option, then variable."""
     flag, variable = tmp_path / "flag", tmp_path / "variable"

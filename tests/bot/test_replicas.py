@@ -118,6 +118,7 @@ def _healthy(port: int) -> bool:
         return False
 
 
+@pytest.mark.own_backend
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_two_run_processes_post_each_days_briefing_once(
     engine: str, request: pytest.FixtureRequest, slack: MockSlack, tmp_path: Path

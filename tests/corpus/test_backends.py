@@ -13,10 +13,13 @@ import pytest
 
 from bot.events import SeenEvents
 from bot.subscriptions import Subscription, SubscriptionStore
+from bot.wiring import Briefbot
 from corpus.database import StoreError
 from corpus.feeds import FeedStore
 from corpus.model import Article
 from corpus.store import SQLStore
+from retrieval.lexical import FTS5Index
+from retrieval.pg_indexes import PgLexicalIndex
 from tests.conftest import Where
 
 Backend = Callable[[], Where]
@@ -151,3 +154,14 @@ def test_a_retried_event_is_new_to_exactly_one_process(backend: Backend) -> None
         thread.join()
     assert sorted(answers) == [False, False, False, True]
     assert replicas[0].first_time("C1/1700000000.000002")
+
+
+def test_the_runs_backend_is_the_one_every_bot_of_a_test_opens(
+    make_bot: Callable[..., Briefbot], sample_bot: Briefbot, pytestconfig: pytest.Config
+) -> None:
+    """``pytest --backend postgresql`` really moves the suite's bots to PostgreSQL."""
+    expected = "postgresql" if pytestconfig.getoption("backend") == "postgresql" else "sqlite"
+    for bot in (make_bot(), sample_bot):
+        assert bot.store.db.dialect == expected
+        assert isinstance(bot.lexical, PgLexicalIndex if expected == "postgresql" else FTS5Index)
+    assert sample_bot.store.count_articles() > 100

@@ -13,7 +13,7 @@ from bot.wiring import Briefbot
 from corpus.database import StoreError
 from retrieval.vector_index import FaissIndex
 from tests.cli_harness import briefbot, copy_data_dir, one_line_error
-from tests.conftest import MakeBot
+from tests.conftest import MakeBot, isolated_settings
 
 FLOOD = (
     "River Tamsin floods the old mill district\n"
@@ -86,14 +86,19 @@ def test_a_damaged_keyword_index_is_reported_and_rebuilt(
     sample_data_dir: Path, make_bot: MakeBot
 ) -> None:
     bot = _copy(sample_data_dir, make_bot)
+    half = {
+        "sqlite": "DELETE FROM passage_terms_docsize WHERE id % 2 = 0",
+        "postgresql": "DELETE FROM passage_terms WHERE passage_id % 2 = 0",
+    }
     with bot.store.transaction() as conn:
-        conn.execute("DELETE FROM passage_terms_docsize WHERE id % 2 = 0")
+        conn.execute(half[bot.store.db.dialect])
     problems = bot.health().problems
     assert len(problems) == 1 and "keyword index holds" in problems[0]
     assert bot.prepare() == 0  # rebuilt from the store, nothing embedded
     assert bot.health(check=True).problems == []
 
 
+@pytest.mark.sqlite_only
 def test_an_unreadable_snapshot_is_rebuilt_from_the_store(
     sample_data_dir: Path, make_bot: MakeBot
 ) -> None:
@@ -107,6 +112,7 @@ def test_an_unreadable_snapshot_is_rebuilt_from_the_store(
     assert reopened.ask_service.ask(question).to_dict() == before
 
 
+@pytest.mark.sqlite_only
 def test_a_full_disk_rolls_the_article_back_and_the_next_write_works(make_bot: MakeBot) -> None:
     bot = make_bot()
     bot.ingest_service.ingest_text(FLOOD)
@@ -128,6 +134,7 @@ def test_a_full_disk_rolls_the_article_back_and_the_next_write_works(make_bot: M
     assert bot.health(check=True).problems == []
 
 
+@pytest.mark.sqlite_only
 def test_a_read_only_store_refuses_writes_in_one_sentence(make_bot: MakeBot) -> None:
     bot = make_bot()
     bot.ingest_service.ingest_text(FLOOD)
@@ -145,14 +152,14 @@ def test_a_failed_transaction_leaves_the_connection_usable(make_bot: MakeBot) ->
         with bot.store.transaction():  # nested: joins the outer transaction
             raise RuntimeError("boom")
     with bot.store.reading() as conn:
-        assert isinstance(conn, sqlite3.Connection) and not conn.in_transaction
         assert (
             conn.execute("SELECT COUNT(*) FROM embedding_models WHERE name = 'x'").fetchone()[0]
             == 0
         )
-    assert len(bot.ingest_service.ingest_text(FLOOD).added) == 1
+    assert len(bot.ingest_service.ingest_text(FLOOD).added) == 1  # no transaction left open
 
 
+@pytest.mark.sqlite_only
 def test_storage_faults_are_one_line_in_the_cli(tmp_path: Path) -> None:
     a_file = tmp_path / "plain-file"
     a_file.write_text("not a directory")
@@ -176,15 +183,14 @@ def test_stats_check_reports_a_healthy_store(sample_data_dir: Path, tmp_path: Pa
     assert f"keyword index:  {passages} of {passages}" in result.stdout
     assert f"vectors:        {passages} of {passages}" in result.stdout
     assert "check:          healthy" in result.stdout
-    conn = sqlite3.connect(data_dir / "briefbot.sqlite3")
-    with conn:
+    with Briefbot(isolated_settings(data_dir=data_dir)).store.transaction() as conn:
         conn.execute("DELETE FROM passage_vectors WHERE passage_id IN (1, 2)")
-    conn.close()
     result = briefbot("stats", "--data-dir", str(data_dir))
     assert result.returncode == 1
     assert "problem: 2 passages have no vector" in result.stderr
 
 
+@pytest.mark.sqlite_only
 def test_an_index_path_that_is_a_file_only_costs_the_snapshot(
     sample_data_dir: Path, make_bot: MakeBot
 ) -> None:
