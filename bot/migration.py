@@ -25,6 +25,10 @@ TABLES: Sequence[tuple[str, str]] = (
 )
 _IDENTITIES = ("articles", "passages", "embedding_models", "feeds")
 _BATCH = 2000
+_MODELS = (
+    "SELECT name, dim FROM embedding_models m"
+    " WHERE EXISTS (SELECT 1 FROM passage_vectors v WHERE v.model_id = m.id)"
+)
 
 
 def migrate(
@@ -37,7 +41,24 @@ def migrate(
     target.open_tables()
     counts = copy_tables(source.store.db, target.store.db, progress=progress)
     target.lexical.rebuild()  # the keyword index is the target's own kind
+    build_vector_indexes(target, progress=progress)
     return target, counts
+
+
+def build_vector_indexes(target: Briefbot, *, progress: Progress | None = None) -> None:
+    """An HNSW index for each model whose vectors were copied, built now over every row: far
+    faster than inserting into a live index, and not left to the first question, or to a
+    replica's start-up, to pay for."""
+    from retrieval.pg_indexes import PgVectorIndex
+
+    with target.store.reading() as conn:
+        models = [(str(r["name"]), int(r["dim"])) for r in conn.execute(_MODELS).fetchall()]
+    if progress is not None:
+        progress.start(len(models), "building the vector index")
+    for name, dim in models:
+        PgVectorIndex(target.store, dim=dim, model=name)
+        if progress is not None:
+            progress.advance()
 
 
 def copy_tables(

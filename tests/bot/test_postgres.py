@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psycopg
+
 from corpus.samples import SAMPLES_DIR
 from tests.articles import KIM, LONDON
 from tests.cli_harness import briefbot, one_line_error, store_counts
@@ -33,6 +35,11 @@ def test_a_migrated_store_answers_and_briefs_as_before(
     assert counts["articles"] == sqlite["articles"] > 100
     assert counts["passages"] == counts["passage_vectors"] == sqlite["passages"]
     assert last.endswith("set BRIEFBOT_DATABASE_URL to use it.")
+    with psycopg.connect(postgres_url) as conn:  # built by migrate, not by the first question
+        built = conn.execute(
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname LIKE 'passage_vectors_hnsw_%'"
+        ).fetchone()
+    assert built == (1,)
 
     for question in (KIM, LONDON):
         on_postgres = ask(question, url=postgres_url, data_dir=str(tmp_path))
