@@ -127,8 +127,11 @@ def progress_bar() -> Iterator[BarProgress]:
         yield BarProgress(bar)
 
 
-def _settings(data_dir: Path | None) -> Settings:
+def _settings(data_dir: Path | None, *, bulk: bool = False) -> Settings:
+    """The settings, with logging configured; ``bulk`` work (ingest) embeds on every core."""
     settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+    if bulk:
+        settings = settings.model_copy(update={"embedding": settings.embedding.with_bulk_threads()})
     logs.configure(
         level=settings.log_level,
         json_lines=settings.log_format == "json",
@@ -182,7 +185,7 @@ def ingest(
     def run() -> None:
         if not sources and text is None:
             raise UserError("give URLs, files or directories to ingest, or --text")
-        bot = Briefbot(_settings(data_dir))
+        bot = Briefbot(_settings(data_dir, bulk=True))
         _ready(bot)
         report = IngestReport()
         if text is not None:
@@ -208,7 +211,7 @@ def feeds_add(url: str, data_dir: DataDir = None) -> None:
     """Follow a feed and ingest its current entries."""
 
     def run() -> None:
-        bot = Briefbot(_settings(data_dir))
+        bot = Briefbot(_settings(data_dir, bulk=True))
         _ready(bot)
         result = bot.feed_service.follow(url)
         console.print(f"Following {result.feed.title or result.feed.url}", markup=False)
@@ -255,7 +258,7 @@ def feeds_poll(data_dir: DataDir = None) -> None:
     """Poll every followed feed once and ingest new entries."""
 
     def run() -> None:
-        bot = Briefbot(_settings(data_dir))
+        bot = Briefbot(_settings(data_dir, bulk=True))
         _ready(bot)
         for result in bot.feed_service.poll_all():
             console.print(poll_summary(result), markup=False)

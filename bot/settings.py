@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -30,6 +31,20 @@ class EmbeddingSettings(BaseModel):
     )
     batch_size: int = Field(default=32, ge=1, le=4096)
     device: str = "cpu"
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="CPU threads for the model and FAISS. Unset: 1 for a bot serving questions"
+        " (several threads stall on a shared machine), every core for bulk work (ingest,"
+        " feed polls from the CLI).",
+    )
+
+    def with_bulk_threads(self) -> EmbeddingSettings:
+        """These settings for bulk work: every core, unless threads were set explicitly."""
+        if self.threads is not None:
+            return self
+        return self.model_copy(update={"threads": os.cpu_count() or 1})
 
 
 class RetrievalSettings(BaseModel):

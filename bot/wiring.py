@@ -57,6 +57,16 @@ def load_embedder(model: str, *, device: str, batch_size: int) -> Embedder:
     return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
 
 
+def use_threads(threads: int) -> None:
+    """Set the CPU threads torch and FAISS use (process-wide). One serves questions fastest on
+    a shared machine: ``benchmarks/threads_bench.py`` measures both settings."""
+    import faiss
+    import torch
+
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+
+
 def check_device(device: str) -> None:
     """Stop start-up in one line when torch cannot use ``device`` (``cuda`` on a CPU-only
     build, a misspelt name), rather than with a traceback at the first embedding."""
@@ -133,6 +143,7 @@ class Briefbot:
     @cached_property
     def embedder(self) -> Embedder:
         cfg = self.settings.embedding
+        use_threads(cfg.threads or 1)
         return load_embedder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
 
     @cached_property

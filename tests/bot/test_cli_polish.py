@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
@@ -153,3 +154,36 @@ def test_stop_words_are_scikit_learns() -> None:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     assert frozenset(ENGLISH_STOP_WORDS) == STOP_WORDS
+
+
+@pytest.fixture
+def torch_threads() -> Iterator[None]:
+    """The process-wide thread counts the test changes, put back afterwards."""
+    import faiss
+    import torch
+
+    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    yield
+    torch.set_num_threads(before[0])
+    faiss.omp_set_num_threads(before[1])
+
+
+def test_questions_run_on_one_thread_and_ingest_on_every_core(
+    torch_threads: None, tmp_path: Path
+) -> None:
+    import faiss
+    import torch
+
+    article = tmp_path / "mill.txt"
+    article.write_text("Mill reopens\nThe old mill in Harrowby reopened on Sunday.", "utf-8")
+    data_dir = ["--data-dir", str(tmp_path / "data")]
+    runs = [
+        (["ingest", str(article), *data_dir], {}, os.cpu_count()),
+        (["ask", "Which mill reopened?", *data_dir], {}, 1),
+        (["ask", "Which mill reopened?", *data_dir], {"BRIEFBOT_EMBEDDING__THREADS": "3"}, 3),
+    ]
+    for args, env, threads in runs:
+        torch.set_num_threads(5)
+        result = briefbot(*args, env=env)
+        assert result.returncode == 0, result.stderr
+        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (threads, threads), args
