@@ -152,14 +152,18 @@ def _guarded(action: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
-def parse_now(value: str | None) -> datetime | None:
-    """An ISO date-time; a value without a timezone is taken as UTC."""
+def _instant(option: str, value: str | None) -> datetime | None:
+    """An ISO date or date-time given as ``option``; one without a timezone is taken as UTC."""
     if value is None:
         return None
     try:
         return parse_instant(value)
     except ValueError as exc:
-        raise UserError(f"--now: {exc}") from None
+        raise UserError(f"{option}: {exc}") from None
+
+
+def parse_now(value: str | None) -> datetime | None:
+    return _instant("--now", value)
 
 
 def _ready(bot: Briefbot) -> None:
@@ -176,8 +180,18 @@ def ingest(
         typer.Argument(help="URLs, files or directories (read recursively)."),
     ] = None,
     text: Annotated[
-        str | None, typer.Option("--text", help="Pasted article text; its first line is the title.")
+        str | None,
+        typer.Option(
+            "--text", help="Pasted article text; its first line is the title unless --title."
+        ),
     ] = None,
+    title: Annotated[str | None, typer.Option(help="The --text article's title.")] = None,
+    source: Annotated[str | None, typer.Option(help="The --text article's source.")] = None,
+    date: Annotated[
+        str | None,
+        typer.Option("--date", help="When the --text article was published (ISO; default: now)."),
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="The --text article's address.")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Add articles from URLs, pasted text, or txt, md, html, json, jsonl and pdf files."""
@@ -185,11 +199,16 @@ def ingest(
     def run() -> None:
         if not sources and text is None:
             raise UserError("give URLs, files or directories to ingest, or --text")
+        if text is None and (title or source or date or url):
+            raise UserError("--title, --source, --date and --url describe a --text article")
+        published = _instant("--date", date)
         bot = Briefbot(_settings(data_dir, bulk=True))
         _ready(bot)
         report = IngestReport()
         if text is not None:
-            report = bot.ingest_service.ingest_text(text)
+            report = bot.ingest_service.ingest_text(
+                text, title=title, source=source, published_at=published, url=url
+            )
         if sources:
             with progress_bar() as progress:
                 found = bot.ingest_service.ingest_sources(sources, progress=progress)
@@ -198,6 +217,61 @@ def ingest(
             errors.print(render_ingest_report(report), soft_wrap=True)
             raise typer.Exit(1)
         console.print(render_ingest_report(report))
+
+    _guarded(run)
+
+
+articles_app = typer.Typer(help="List the stored articles, or remove one.")
+app.add_typer(articles_app, name="articles")
+
+
+@articles_app.callback(invoke_without_command=True)
+def articles(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help="Only articles added since then (ISO date or date-time).")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Only articles from this source.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """The newest articles first: id, title, source, date and URL."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    def run() -> None:
+        store = Briefbot(_settings(data_dir)).store
+        found = store.recent(since=_instant("--since", since), source=source, limit=limit)
+        if as_json:
+            print(json.dumps([a.listing() for a in found], ensure_ascii=False))
+            return
+        if not found:
+            console.print("No articles match.")
+        for article in found:
+            when = f"{article.published_at:%Y-%m-%d}" if article.published_at else "undated"
+            console.print(
+                f"{article.id:>6}  {when}  {article.title}  ({article.source or 'no source'})"
+                + (f"  {article.url}" if article.url else ""),
+                markup=False,
+                soft_wrap=True,
+            )
+
+    _guarded(run)
+
+
+@articles_app.command("remove")
+def articles_remove(
+    refs: Annotated[list[str], typer.Argument(help="Article ids or URLs.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Delete articles from the store and both search indexes."""
+
+    def run() -> None:
+        bot = Briefbot(_settings(data_dir))
+        for ref in refs:
+            removed = bot.ingest_service.remove(ref)
+            console.print(f"removed  {removed.id}  {removed.title}", markup=False)
 
     _guarded(run)
 

@@ -170,3 +170,14 @@ class Article:
     @property
     def canonical_url(self) -> str | None:
         return canonical_url(self.url) if self.url else None
+
+    def listing(self) -> dict[str, object]:
+        """What a list of stored articles shows of one (its text left out), JSON-ready."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "source": self.source,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "added_at": self.added_at.isoformat(),
+            "url": self.url,
+        }

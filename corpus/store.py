@@ -53,6 +53,11 @@ class ArticleStore(Protocol):
     ) -> list[int]: ...
     def latest_published(self, *, before: datetime | None = None) -> datetime | None: ...
     def published_between(self, start: datetime, end: datetime) -> list[Article]: ...
+    def recent(
+        self, *, since: datetime | None = None, source: str | None = None, limit: int = 50
+    ) -> list[Article]: ...
+    def find(self, ref: str) -> Article | None: ...
+    def remove(self, article_id: int) -> None: ...
     def count_articles(self) -> int: ...
     def count_passages(self) -> int: ...
     def model_id(self, name: str, dim: int) -> int: ...
@@ -146,14 +151,34 @@ def _passage(row: Row) -> Passage:
     )
 
 
+# SQLite gives a deleted largest id to the next row. A removed article's ids must never come
+# back — processes cache vectors by passage id, deliveries remember article ids — so the
+# largest ids ever removed are kept and new rows numbered above them. PostgreSQL's identities
+# never reuse a number.
+_SQLITE_ID_FLOORS = (
+    "CREATE TABLE IF NOT EXISTS id_floors (name TEXT PRIMARY KEY, last INTEGER NOT NULL)"
+)
+
+
 class SQLStore(Tables):
     """Articles, passages and vectors in SQL: a SQLite file or a PostgreSQL database."""
 
     COMPONENT = "articles"
     MIGRATIONS: ClassVar[Mapping[str, Sequence[str]]] = {
-        "sqlite": [_SQLITE_SCHEMA],
+        "sqlite": [_SQLITE_SCHEMA, _SQLITE_ID_FLOORS],
         "postgresql": [_POSTGRES_SCHEMA],
     }
+
+    def _next_id(self, conn: Connection, table: str) -> int | None:
+        """The id the next row of ``table`` must take to stay above every removed one, or None
+        when the database's own numbering already does."""
+        if self.db.dialect != "sqlite":
+            return None
+        floor, largest = conn.execute(
+            f"SELECT (SELECT last FROM id_floors WHERE name = ?), (SELECT MAX(id) FROM {table})",
+            (table,),
+        ).fetchone()
+        return int(floor) + 1 if floor is not None and (largest or 0) < floor else None
 
     @contextmanager
     def adding_articles(self) -> Iterator[Connection]:
@@ -177,44 +202,42 @@ class SQLStore(Tables):
         """Store an article and its passages in one transaction; returns both with their ids."""
         published = article.published_at
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO articles (url, canonical_url, title, source, author, published_at,"
-                " published_ts, added_at, text, content_hash) VALUES (?,?,?,?,?,?,?,?,?,?)"
-                " RETURNING id",
-                (
-                    article.url,
-                    article.canonical_url,
-                    article.title,
-                    article.source,
-                    article.author,
-                    published.isoformat() if published else None,
-                    published.timestamp() if published else None,
-                    article.added_at.isoformat(),
-                    article.text,
-                    article.content_hash,
-                ),
+            article_id = self._insert(
+                conn,
+                "articles",
+                {
+                    "url": article.url,
+                    "canonical_url": article.canonical_url,
+                    "title": article.title,
+                    "source": article.source,
+                    "author": article.author,
+                    "published_at": published.isoformat() if published else None,
+                    "published_ts": published.timestamp() if published else None,
+                    "added_at": article.added_at.isoformat(),
+                    "text": article.text,
+                    "content_hash": article.content_hash,
+                },
             )
-            article_id = int(cursor.fetchone()[0])
             passages = []
             for ordinal, (start, end) in enumerate(spans):
                 text = article.text[start:end]
-                cur = conn.execute(
-                    'INSERT INTO passages (article_id, ordinal, start, "end", text)'
-                    " VALUES (?,?,?,?,?) RETURNING id",
-                    (article_id, ordinal, start, end, text),
-                )
-                passages.append(
-                    Passage(
-                        id=int(cur.fetchone()[0]),
-                        article_id=article_id,
-                        ordinal=ordinal,
-                        start=start,
-                        end=end,
-                        text=text,
-                    )
-                )
+                row = {"article_id": article_id, "ordinal": ordinal, "start": start, "end": end}
+                passage_id = self._insert(conn, "passages", {**row, "text": text})
+                passages.append(Passage(id=passage_id, text=text, **row))
         stored = Article(**{**article.__dict__, "id": article_id})
         return stored, passages
+
+    def _insert(self, conn: Connection, table: str, row: Mapping[str, object]) -> int:
+        """Insert ``row`` into ``table`` and return its id (numbered above every removed id)."""
+        explicit = self._next_id(conn, table)
+        values = {"id": explicit, **row} if explicit is not None else row
+        columns = ", ".join(f'"{name}"' for name in values)
+        marks = ", ".join("?" for _ in values)
+        cursor = conn.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id",
+            tuple(values.values()),
+        )
+        return int(cursor.fetchone()[0])
 
     def articles(self, ids: Iterable[int]) -> dict[int, Article]:
         wanted = list(set(ids))
@@ -289,6 +312,54 @@ class SQLStore(Tables):
                 (start.timestamp(), end.timestamp()),
             ).fetchall()
         return [_article(row) for row in rows]
+
+    def recent(
+        self, *, since: datetime | None = None, source: str | None = None, limit: int = 50
+    ) -> list[Article]:
+        """The newest ``limit`` articles by when they were added (what someone managing the
+        store looks for), optionally added since ``since`` or from ``source`` (any case)."""
+        where, params = [], []
+        if since is not None:
+            where.append("added_at >= ?")
+            params.append(since.astimezone(UTC).isoformat())
+        if source is not None:
+            where.append("LOWER(source) = LOWER(?)")
+            params.append(source)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        with self.reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles{clause}"
+                " ORDER BY added_at DESC, id DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [_article(row) for row in rows]
+
+    def find(self, ref: str) -> Article | None:
+        """The article with id ``ref``, or at URL ``ref`` (compared canonically)."""
+        value = ref.strip()
+        if value.isdigit():
+            return self.articles([int(value)]).get(int(value))
+        canonical = Article(title="-", text="-", url=value).canonical_url
+        if canonical is None:
+            return None
+        with self.reading() as conn:
+            row = conn.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE canonical_url = ?", (canonical,)
+            ).fetchone()
+        return _article(row) if row else None
+
+    def remove(self, article_id: int) -> None:
+        """Delete an article; its passages and their vectors go with it (foreign keys)."""
+        with self.transaction() as conn:
+            if self.db.dialect == "sqlite":
+                for table in ("articles", "passages"):
+                    conn.execute(
+                        "INSERT INTO id_floors (name, last) SELECT ?, MAX(id) FROM "
+                        f"{table} WHERE true ON CONFLICT (name) DO UPDATE"
+                        " SET last = MAX(last, excluded.last)",
+                        (table,),
+                    )
+            conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
 
     def latest_published(self, *, before: datetime | None = None) -> datetime | None:
         """When the newest article was published, or the newest before ``before``: what to

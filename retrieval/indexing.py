@@ -95,6 +95,20 @@ class Indexer:
             self.vectors.checkpoint()
         return outcomes
 
+    def remove(self, article: Article) -> None:
+        """Delete a stored article with its passages, vectors and keyword entries, in one
+        transaction: no index can be left answering with a passage the store no longer has."""
+        if article.id is None:
+            raise ValueError("only a stored article can be removed")
+        with self._writing:
+            with self.store.adding_articles():
+                ids = self.store.passage_ids_of([article.id]).get(article.id, [])
+                if ids:
+                    self.lexical.remove(ids)
+                self.store.remove(article.id)
+            self.vectors.refresh(force=True)  # drops the vectors of passages no longer stored
+        self.vectors.checkpoint()
+
     def _add(self, articles: Sequence[Article], progress: Progress | None) -> list[Indexed]:
         if progress:
             progress.start(len(articles), "Indexing articles")

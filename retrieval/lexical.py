@@ -14,6 +14,9 @@ class LexicalIndex(Protocol):
 
     def __len__(self) -> int: ...
     def add(self, items: Sequence[tuple[int, str, str]]) -> None: ...
+    def remove(self, ids: Sequence[int]) -> None:
+        """Drop passages' entries, in the caller's transaction, before the passages go."""
+
     def search(
         self, query: str, k: int, *, allowed: Collection[int] | None = None
     ) -> list[tuple[int, float]]: ...
@@ -63,6 +66,16 @@ class FTS5Index:
         with self._tables.transaction() as conn:
             conn.executemany(
                 "INSERT INTO passage_terms (rowid, title, body) VALUES (?, ?, ?)", items
+            )
+
+    def remove(self, ids: Sequence[int]) -> None:
+        # An external-content table is told what it indexed, read back while it still exists.
+        with self._tables.transaction() as conn:
+            conn.execute(
+                "INSERT INTO passage_terms (passage_terms, rowid, title, body)"
+                f" SELECT 'delete', id, title, body FROM passage_texts"
+                f" WHERE {self._tables.db.any_of('id')}",
+                (self._tables.db.values(ids),),
             )
 
     def missing(self) -> int:

@@ -313,6 +313,10 @@ class PgLexicalIndex:
         with self._tables.reading() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM passage_terms").fetchone()[0])
 
+    def remove(self, ids: Sequence[int]) -> None:
+        with self._tables.transaction() as conn:
+            conn.execute(f"DELETE FROM passage_terms WHERE passage_id = ANY({_id_array(ids)})")
+
     def add(self, items: Sequence[tuple[int, str, str]]) -> None:
         """Index ``(passage id, title, text)`` rows, in the caller's transaction if one is open."""
         rows = [(int(pid), *_document(title, body)) for pid, title, body in items]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
+from corpus.errors import BriefbotError
 from corpus.loaders import (
     Loaded,
     LoadError,
@@ -22,6 +24,10 @@ from corpus.web import ARTICLE_TYPES, Fetcher, FetchError
 from retrieval.indexing import Indexed, Indexer, Progress
 
 log = logging.getLogger(__name__)
+
+
+class ArticleNotFoundError(BriefbotError, LookupError):
+    """No stored article has the id or URL someone gave; the message says so politely."""
 
 
 @dataclass(frozen=True)
@@ -102,13 +108,34 @@ class IngestService:
     def ingest_url(self, url: str) -> IngestReport:
         return self._ingest(self._fetch(url), None)
 
-    def ingest_text(self, text: str, *, title: str | None = None) -> IngestReport:
-        """Pasted text: the first line is the title unless one is given."""
+    def ingest_text(
+        self,
+        text: str,
+        *,
+        title: str | None = None,
+        source: str | None = None,
+        published_at: datetime | None = None,
+        url: str | None = None,
+    ) -> IngestReport:
+        """Pasted text: the first line is the title unless one is given. Undated text is dated
+        when it is added, so that it shows in that day's briefing."""
         try:
-            loaded = Loaded(articles=[("pasted text", article_from_text(text, title=title))])
+            article = article_from_text(text, title=title, source=source, url=url)
+            article = replace(article, published_at=published_at or article.added_at)
+            loaded = Loaded(articles=[("pasted text", article)])
         except LoadError as exc:
             loaded = Loaded(failures=[LoadFailure("pasted text", str(exc))])
         return self._ingest(loaded, None)
+
+    def remove(self, ref: str) -> Article:
+        """Remove the article with id or URL ``ref`` from the store and both indexes."""
+        article = self.indexer.store.find(ref)
+        if article is None:
+            raise ArticleNotFoundError(
+                f"no article has the id or URL {ref!r} — `articles` lists them with their ids"
+            )
+        self.indexer.remove(article)
+        return article
 
     def oversized(self, name: str, size: int) -> LoadFailure | None:
         """Why a file of ``size`` bytes is refused, if it is; chat adapters ask before download."""
