@@ -102,7 +102,8 @@ def test_add_explains_what_it_needs(make_bot: MakeBot) -> None:
         "add Harbour reopens\nThe city harbour reopened on Monday after a month of repairs.",
         ADMIN,
     )
-    assert pasted == Notice(("Added “Harbour reopens” (unknown source, undated)",), private=False)
+    today = datetime.now(UTC).date()  # pasted text is dated when it is added
+    assert pasted == Notice((f"Added “Harbour reopens” (unknown source, {today})",), private=False)
     again = run(
         commands,
         "add Harbour reopens\nThe city harbour reopened on Monday after a month of repairs.",
@@ -131,7 +132,9 @@ def test_typed_commands_take_options_as_discord_sends_them(make_bot: MakeBot) ->
     )
     assert is_public(done)  # a change to the channel is announced in it
     pasted = commands.add_text(ADMIN, title="Harbour reopens", text="The harbour reopened today.")
-    assert pasted.lines == ("Added “Harbour reopens” (unknown source, undated)",)
+    assert pasted.lines == (
+        f"Added “Harbour reopens” (unknown source, {datetime.now(UTC).date()})",
+    )
 
 
 def test_the_permission_table_decides_and_refusals_are_private(make_bot: MakeBot) -> None:

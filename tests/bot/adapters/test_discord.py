@@ -203,7 +203,8 @@ def test_only_members_with_manage_server_add_articles(
         [typed] = await invoke(
             adapter, fake, slash_command("add", *pasted, permissions=MANAGE_GUILD)
         )
-        assert typed["content"] == "Added “Ferry strike ends” (unknown source, undated)"
+        today = datetime.now(UTC).date()  # pasted text is dated when it is added
+        assert typed["content"] == f"Added “Ferry strike ends” (unknown source, {today})"
         assert bot.store.count_articles() == 2
 
         question = option("question", "How much ice did Swiss glaciers lose?")
