@@ -30,7 +30,7 @@ from bot.rendering.terminal import (
     render_briefing,
     render_ingest_report,
 )
-from bot.replies import Notice, poll_summary
+from bot.replies import Notice, following, poll_summary
 from bot.scheduler import background_thread
 from bot.serve import NO_PLATFORM, Listen, check, serve
 from bot.services.ask import QuestionError, validate_question
@@ -288,8 +288,59 @@ def feeds_add(url: str, data_dir: DataDir = None) -> None:
         bot = Briefbot(_settings(data_dir, bulk=True))
         _ready(bot)
         result = bot.feed_service.follow(url)
-        console.print(f"Following {result.feed.title or result.feed.url}", markup=False)
+        console.print(following(result), markup=False)
         console.print(poll_summary(result), markup=False)
+
+    _guarded(run)
+
+
+@feeds_app.command("import")
+def feeds_import(
+    path: Annotated[Path, typer.Argument(help="An OPML file, as feed readers export.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Follow every feed an OPML file lists, ingesting each one's current entries."""
+
+    def run() -> None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UserError(f"{path}: {exc.strerror or exc}") from None
+        bot = Briefbot(_settings(data_dir, bulk=True))
+        _ready(bot)
+        with progress_bar() as bar:
+            imported = bot.feed_service.import_opml(data, progress=bar)
+        for result in imported.followed:
+            console.print(poll_summary(result), markup=False)
+        for url in imported.already_followed:
+            console.print(f"{url}: already followed", markup=False)
+        for failure in imported.failures:
+            errors.print(f"{failure.origin}: {failure.reason}", markup=False)
+        console.print(imported.summary(), markup=False)
+        if imported.failures and not imported.followed:
+            raise typer.Exit(1)
+
+    _guarded(run)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    path: Annotated[
+        Path | None, typer.Argument(help="Where to write the OPML file (default: print it).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Write the followed feeds as an OPML file that feed readers import."""
+
+    def run() -> None:
+        data = Briefbot(_settings(data_dir)).feed_service.export_opml()
+        if path is None:
+            sys.stdout.write(data.decode("utf-8"))
+            return
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            raise UserError(f"{path}: {exc.strerror or exc}") from None
 
     _guarded(run)
 

@@ -16,7 +16,16 @@ from zoneinfo import ZoneInfo
 
 from bot.conversations import ConversationStore
 from bot.metrics import Metrics
-from bot.replies import Caller, Help, Notice, Usage, poll_summary, problem, report_lines
+from bot.replies import (
+    Caller,
+    Help,
+    Notice,
+    Usage,
+    following,
+    poll_summary,
+    problem,
+    report_lines,
+)
 from bot.services.ask import Answer, AskService, QuestionError, validate_question
 from bot.services.briefing import Briefing, BriefingService
 from bot.services.feeds import FeedService, FollowError
@@ -308,8 +317,7 @@ class Commands:
             result = self.feed_service.follow(url)
         except FollowError as exc:
             return problem(f"Couldn't follow {url}: {exc}")
-        name = result.feed.title or result.feed.url
-        return _changed((f"Now following {name}.", poll_summary(result)))
+        return _changed((following(result), poll_summary(result)))
 
     def unfollow(self, caller: Caller, url: str) -> Notice:
         if refusal := self.refusal("unfollow", caller):

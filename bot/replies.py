@@ -87,6 +87,13 @@ def report_lines(report: IngestReport) -> tuple[str, ...]:
     return tuple(lines) or ("Nothing to add.",)
 
 
+def following(result: PollResult) -> str:
+    """Which feed is now followed, and the page it was found on when given a site's page."""
+    feed = " ".join(clean_text(result.feed.title or result.feed.url).split())
+    found = f" (found on {clean_text(result.found_on)})" if result.found_on else ""
+    return f"Now following {feed}{found}."
+
+
 def poll_summary(result: PollResult) -> str:
     """One line; plain text without control characters, since chats show it too."""
     feed = " ".join(clean_text(result.feed.title or result.feed.url).split())

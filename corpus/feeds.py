@@ -1,4 +1,4 @@
-"""RSS/Atom feeds: parsing entries and remembering which were seen."""
+"""RSS/Atom feeds: finding them on web pages, parsing entries and remembering which were seen."""
 
 from __future__ import annotations
 
@@ -9,14 +9,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urljoin
 
 import feedparser
+import lxml.etree
+import lxml.html
 
 from corpus.database import IDENTITY, Row, Tables
 from corpus.errors import BriefbotError
 from corpus.model import canonical_url, clean_text, normalise_text
 
 _NOT_A_FEED = "That address doesn't serve an RSS or Atom feed."
+
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+"""Web pages, which may advertise their feeds (see ``advertised_feeds``)."""
+# The feed formats briefbot reads; a page's JSON Feed (application/feed+json) is not one of them.
+_ADVERTISED_TYPES = frozenset({"application/rss+xml", "application/atom+xml"})
 
 
 class FeedError(BriefbotError):
@@ -65,6 +73,31 @@ def parse_feed(data: bytes, *, url: str) -> ParsedFeed:
         link=feed.get("link") or None,
         entries=list(entries.values()),
     )
+
+
+def advertised_feeds(page: bytes, *, url: str) -> list[str]:
+    """The RSS and Atom feeds a web page advertises with ``<link rel="alternate">``, in the
+    page's order, as absolute URLs: relative ones are resolved against the page's ``<base>``
+    and ``url``, where the page came from. A page that is not HTML advertises nothing."""
+    try:
+        root = lxml.html.document_fromstring(page)
+    except (ValueError, lxml.etree.ParserError):
+        return []
+    first_base = next(root.iter("base"), None)
+    base = url if first_base is None else urljoin(url, first_base.get("href", "").strip())
+    feeds = []
+    for link in root.iter("link"):
+        rel = link.get("rel", "").lower().split()
+        media_type = link.get("type", "").partition(";")[0].strip().lower()
+        href = link.get("href", "").strip()
+        if "alternate" not in rel or media_type not in _ADVERTISED_TYPES or not href:
+            continue
+        feed = urljoin(base, href)
+        # The page is anyone's: an address with control characters (a terminal escape sequence)
+        # is no feed's, and must not become a followed feed's address, which is printed as is.
+        if feed.isprintable():
+            feeds.append(feed)
+    return list(dict.fromkeys(feeds))
 
 
 def _entry(raw: Any) -> FeedEntry:

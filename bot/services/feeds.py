@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from bot.services.ingest import IngestReport, IngestService
 from corpus.errors import BriefbotError
-from corpus.feeds import Feed, FeedEntry, FeedError, FeedStore, parse_feed
+from corpus.feeds import (
+    PAGE_TYPES,
+    Feed,
+    FeedEntry,
+    FeedError,
+    FeedStore,
+    advertised_feeds,
+    parse_feed,
+)
 from corpus.loaders import LoadError, LoadFailure, article_from_fragment
 from corpus.model import Article, Clock, canonical_url
-from corpus.web import FEED_TYPES, Fetcher, FetchError
+from corpus.opml import OutlineFeed, read_opml, write_opml
+from corpus.web import FEED_TYPES, Fetched, Fetcher, FetchError
+from retrieval.indexing import Progress
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +34,10 @@ _NOT_A_URL = "That doesn't look like a web address (http or https)."
 
 class FollowError(BriefbotError):
     """A feed that cannot be followed; the message is one sentence for the person who asked."""
+
+
+class AlreadyFollowingError(FollowError):
+    """The feed is followed already: an OPML import counts it as such rather than as a failure."""
 
 
 @dataclass
@@ -36,6 +51,41 @@ class PollResult:
     announce: bool = True
     deferred: int = 0
     """Entries left unseen for the next poll because the poll's time budget ran out."""
+    found_on: str | None = None
+    """The web page whose advertised feed was followed, when ``follow`` was given a page."""
+
+
+@dataclass
+class OPMLImport:
+    """What importing an OPML file did to each of its feeds, in the file's order."""
+
+    followed: list[PollResult] = field(default_factory=list)
+    already_followed: list[str] = field(default_factory=list)
+    failures: list[LoadFailure] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.followed)} followed, {len(self.already_followed)} already followed, "
+            f"{len(self.failures)} failed"
+        )
+
+
+@contextmanager
+def _refusals(url: str, *, advertised: bool = False) -> Iterator[None]:
+    """Whatever goes wrong reading the feed at ``url`` becomes one FollowError sentence; an
+    ``advertised`` feed is one a web page named, so the message says which."""
+    try:
+        yield
+    except (FetchError, FeedError) as exc:
+        message = str(exc)
+    except Exception as exc:  # a library's own error: refuse this feed in one sentence
+        log.warning("reading feed %s failed: %s: %s", url, type(exc).__name__, exc)
+        message = f"I couldn't read that feed ({type(exc).__name__})."
+    else:
+        return
+    if advertised:
+        message = f"That page advertises the feed {url}, which failed: {message}"
+    raise FollowError(message) from None
 
 
 class FeedService:
@@ -62,24 +112,74 @@ class FeedService:
         # feed up for 12.5 minutes; entries not reached in time stay unseen for the next poll.
         self.poll_budget = poll_budget
 
-    def follow(self, url: str) -> PollResult:
-        """Follow a feed and ingest its current entries at once, so questions work right away."""
+    def follow(self, url: str, *, title: str | None = None) -> PollResult:
+        """Follow a feed and ingest its current entries at once, so questions work right away.
+
+        ``url`` may also be a web page that advertises its feed (a site's home page): the first
+        RSS or Atom feed it advertises is followed, and the result names the page in
+        ``found_on``. ``title`` names the feed when the feed names itself nothing.
+        """
+        key = self._not_followed(url)
+        with _refusals(key):
+            page = self.fetcher.fetch(key, accept=FEED_TYPES | PAGE_TYPES)
+        found_on = None
+        if page.content_type in PAGE_TYPES:
+            found_on, key = page.url, self._advertised(page)
+        with _refusals(key, advertised=found_on is not None):
+            if found_on is not None:
+                # The same fetcher, so the advertised address is vetted like any other.
+                page = self.fetcher.fetch(key, accept=FEED_TYPES)
+            parsed = parse_feed(page.body, url=page.url)
+        feed, _ = self.feeds.add(key, title=parsed.title or title)
+        result = self.poll(feed, fetched=page)
+        result.found_on = found_on
+        return result
+
+    def _not_followed(self, url: str) -> str:
+        """The feed's key (its canonical URL), if it is a URL not followed yet."""
         try:
             key = canonical_url(url)
         except ValueError:
             raise FollowError(_NOT_A_URL) from None
         if self.feeds.get(key) is not None:
-            raise FollowError("I already follow that feed.")
-        try:
-            page = self.fetcher.fetch(key, accept=FEED_TYPES)
-            parsed = parse_feed(page.body, url=page.url)
-        except (FetchError, FeedError) as exc:
-            raise FollowError(str(exc)) from None
-        except Exception as exc:  # a parser's own error: refuse this feed in one sentence
-            log.warning("reading feed %s failed: %s: %s", key, type(exc).__name__, exc)
-            raise FollowError(f"I couldn't read that feed ({type(exc).__name__}).") from None
-        feed, _ = self.feeds.add(key, title=parsed.title)
-        return self.poll(feed)
+            raise AlreadyFollowingError("I already follow that feed.")
+        return key
+
+    def _advertised(self, page: Fetched) -> str:
+        """The key of the first feed a web page advertises; a page without one is refused."""
+        feeds = advertised_feeds(page.body, url=page.url)
+        if not feeds:
+            raise FollowError(
+                "That link points to a web page, not a feed, and the page advertises no feed."
+            )
+        return self._not_followed(feeds[0])
+
+    def import_opml(self, data: bytes, *, progress: Progress | None = None) -> OPMLImport:
+        """Follow every feed an OPML file lists, each on its own: one that fails is reported
+        and the others are still followed. A file that is not OPML raises OPMLError before
+        anything is followed."""
+        outlines = read_opml(data)
+        report = OPMLImport()
+        if progress is not None:
+            progress.start(len(outlines), "Following feeds")
+        for outline in outlines:
+            try:
+                report.followed.append(self.follow(outline.url, title=outline.title))
+            except AlreadyFollowingError:
+                report.already_followed.append(outline.url)
+            except FollowError as exc:
+                report.failures.append(LoadFailure(outline.url, str(exc)))
+            except Exception as exc:  # a bug tripped by one feed must not stop the import
+                log.warning("following %s failed: %s: %s", outline.url, type(exc).__name__, exc)
+                failure = LoadFailure(outline.url, f"could not be followed: {type(exc).__name__}")
+                report.failures.append(failure)
+            if progress is not None:
+                progress.advance()
+        return report
+
+    def export_opml(self) -> bytes:
+        """Every followed feed as an OPML 2.0 file, for another feed reader (or briefbot)."""
+        return write_opml(OutlineFeed(url=feed.url, title=feed.title) for feed in self.followed())
 
     def unfollow(self, url: str) -> bool:
         return self.feeds.remove(url)
@@ -105,14 +205,15 @@ class FeedService:
                 self.feeds.release(feed.id)
         return results
 
-    def poll(self, feed: Feed) -> PollResult:
-        """Conditional GET, then fetch and ingest the entries not seen before.
+    def poll(self, feed: Feed, *, fetched: Fetched | None = None) -> PollResult:
+        """Conditional GET, then fetch and ingest the entries not seen before. ``fetched`` is
+        the feed as ``follow`` has just downloaded it: an import of 200 feeds downloads each once.
 
         Never raises: an unexpected failure is logged in one line and becomes the result's error,
         so that a feed which trips a bug cannot stop the feeds polled after it.
         """
         try:
-            result = self._poll(feed)
+            result = self._poll(feed, fetched)
         except Exception as exc:
             log.warning("polling %s failed: %s: %s", feed.url, type(exc).__name__, exc)
             result = PollResult(
@@ -125,17 +226,19 @@ class FeedService:
             self.observe(result)
         return result
 
-    def _poll(self, feed: Feed) -> PollResult:
+    def _poll(self, feed: Feed, fetched: Fetched | None) -> PollResult:
         result = PollResult(feed=feed, announce=feed.polls > 0)
         deadline = time.monotonic() + self.poll_budget
         try:
-            page = self.fetcher.fetch(
-                feed.url,
-                accept=FEED_TYPES,
-                etag=feed.etag,
-                last_modified=feed.last_modified,
-                timeout=self.poll_budget,
-            )
+            page = fetched
+            if page is None:
+                page = self.fetcher.fetch(
+                    feed.url,
+                    accept=FEED_TYPES,
+                    etag=feed.etag,
+                    last_modified=feed.last_modified,
+                    timeout=self.poll_budget,
+                )
             parsed = None if page.not_modified else parse_feed(page.body, url=page.url)
         except (FetchError, FeedError) as exc:
             log.warning("polling %s failed: %s", feed.url, exc)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.feeds import FeedError, FeedStore, parse_feed
+from corpus.feeds import FeedError, FeedStore, advertised_feeds, parse_feed
 from corpus.model import Article
 from corpus.store import SQLStore
 
@@ -187,3 +187,55 @@ def test_a_feed_title_loses_escape_sequences_and_control_characters() -> None:
         b"<title>\x1b]0;pwned\x07\x1b[31mWire\x1b[0m\r\n  News\x08</title></channel></rss>"
     )
     assert parse_feed(data, url=FEED_URL).title == "Wire News"
+
+
+PAGE_URL = "https://example.com/news/today.html"
+
+
+def test_advertised_feeds_are_rss_and_atom_links_made_absolute_in_page_order() -> None:
+    page = b"""<!doctype html><html><head>
+    <link rel="stylesheet" type="text/css" href="/style.css">
+    <link rel="alternate" type="application/feed+json" href="/feed.json">
+    <link rel="alternate" hreflang="fr" type="text/html" href="/fr/">
+    <link rel="Alternate" type="application/RSS+xml; charset=utf-8" href="rss.xml">
+    <link rel="alternate" type="application/atom+xml" href="//feeds.example.org/atom">
+    <link rel="alternate" type="application/rss+xml" href="rss.xml">
+    <link rel="alternate" type="application/rss+xml" href="  ">
+    <link rel="feed" type="application/rss+xml" href="/other.xml">
+    </head><body><link rel="alternate" type="application/rss+xml" href="/late.xml"></body></html>"""
+    assert advertised_feeds(page, url=PAGE_URL) == [
+        "https://example.com/news/rss.xml",
+        "https://feeds.example.org/atom",
+        "https://example.com/late.xml",
+    ]
+
+
+def test_advertised_feeds_resolve_against_the_pages_base() -> None:
+    page = b"""<?xml version="1.0" encoding="utf-8"?>
+    <html xmlns="http://www.w3.org/1999/xhtml"><head><base href="/blog/"/>
+    <link rel="alternate" type="application/atom+xml" href="atom.xml"/></head><body/></html>"""
+    assert advertised_feeds(page, url=PAGE_URL) == ["https://example.com/blog/atom.xml"]
+
+
+def test_an_advertised_address_with_control_characters_is_passed_over() -> None:
+    page = (
+        b"<html><head>"
+        b"<link rel=alternate type=application/rss+xml href='/f\x1b]0;pwned\x07.xml'>"
+        b"<link rel=alternate type=application/rss+xml href='/f&#27;[31m.xml'>"
+        b"<link rel=alternate type=application/rss+xml href='/plain.xml'></head></html>"
+    )
+    assert advertised_feeds(page, url=PAGE_URL) == ["https://example.com/plain.xml"]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"",
+        b"\x00\x01\x02 not html {",
+        b"<html><head><title>Home</title></head><body><p>Hi</p></body></html>",
+        RSS_REPEATING,
+    ],
+    ids=["empty", "garbage", "no links", "a feed"],
+)
+def test_a_page_without_feed_links_advertises_none(page: bytes) -> None:
+    assert advertised_feeds(page, url=PAGE_URL) == []
