@@ -355,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 settings=settings,
                 admins=frozenset(),
                 seen=bot.seen_events,
+                feedback=bot.feedback,
             )
             with serving(adapter) as events_url:
                 first, one_by_one, together, wall = asyncio.run(

@@ -751,6 +751,44 @@ def migrate(
 
 
 @app.command()
+def feedback(
+    since: Annotated[
+        str | None, typer.Option(help="Only answers given since then (ISO date or date-time).")
+    ] = None,
+    export: Annotated[
+        bool,
+        typer.Option(
+            "--export",
+            help="Print the voted answers as JSON lines shaped like the evaluation questions.",
+        ),
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """What people thought of the answers: 👍 / 👎 votes from Slack and Discord."""
+
+    def run() -> None:
+        store = Briefbot(_settings(data_dir)).feedback
+        start = _instant("--since", since)
+        if export:
+            for record in store.export(since=start):
+                print(json.dumps(record, ensure_ascii=False))
+            return
+        summary = store.summary(since=start)
+        console.print(
+            f"answers with buttons: {summary.answers}\n👍 {summary.up}   👎 {summary.down}",
+            markup=False,
+        )
+        if summary.worst:
+            console.print("least liked:", markup=False)
+        for rated in summary.worst:
+            console.print(
+                f"  👍 {rated.up} 👎 {rated.down}  {rated.question}", markup=False, soft_wrap=True
+            )
+
+    _guarded(run)
+
+
+@app.command()
 def stats(
     check: Annotated[
         bool,

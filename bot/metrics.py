@@ -37,10 +37,25 @@ class _StoreSizes(Collector):
             )
 
 
+class _Votes(Collector):
+    """👍 / 👎 votes on answers, read from the store when scraped (every replica's)."""
+
+    def __init__(self, votes: Sizes) -> None:
+        self._votes = votes
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "briefbot_feedback_votes", "Votes on answers, by kind (up, down).", labels=["vote"]
+        )
+        for vote, count in self._votes().items():
+            family.add_metric([vote], count)
+        yield family
+
+
 class Metrics:
     """The counters a bot's services update, and their exposition."""
 
-    def __init__(self, *, sizes: Sizes | None = None) -> None:
+    def __init__(self, *, sizes: Sizes | None = None, votes: Sizes | None = None) -> None:
         self.registry = CollectorRegistry()
         self._questions = Counter(
             "briefbot_questions",
@@ -76,6 +91,8 @@ class Metrics:
         )
         if sizes is not None:
             self.registry.register(_StoreSizes(sizes))
+        if votes is not None:
+            self.registry.register(_Votes(votes))
 
     def asked(self, answer: Answer | None, *, seconds: float) -> None:
         """A question and its answer; ``None`` when the question itself was refused."""

@@ -22,6 +22,8 @@ TABLES: Sequence[tuple[str, str]] = (
     ("subscriptions", "platform, channel"),
     ("delivered_articles", "platform, channel, article_id"),
     ("conversation_turns", "platform, conversation"),
+    ("rated_answers", "id"),
+    ("votes", "answer_id, user_id"),
 )
 _IDENTITIES = ("articles", "passages", "embedding_models", "feeds")
 _BATCH = 2000

@@ -236,6 +236,7 @@ async def serve(
                 settings=settings.slack,
                 admins=settings.admins,
                 seen=bot.seen_events,
+                feedback=bot.feedback,
             )
             await _start_slack(slack, settings.slack, slack_http, cleanups, monitor)
             senders["slack"] = _sender(loop, slack.post_briefing)
@@ -246,6 +247,7 @@ async def serve(
                 settings=settings.discord,
                 admins=settings.admins,
                 seen=bot.seen_events,
+                feedback=bot.feedback,
             )
             connection = asyncio.create_task(discord.start())
             connection.add_done_callback(lambda _: stop.set())  # a failed login ends the process

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.commands import BriefingDefaults, Commands
 from bot.conversations import ConversationStore
 from bot.events import SeenEvents
+from bot.feedback import FeedbackStore
 from bot.metrics import Metrics
 from bot.scheduler import BriefingScheduler, Cycle, Sender, cycles
 from bot.services.ask import AskService, Relevance
@@ -273,6 +274,7 @@ class Briefbot:
             self.conversations,
             self.seen_events,
             self.deliveries,
+            self.feedback,
         ]
 
     @cached_property
@@ -321,7 +323,8 @@ class Briefbot:
             sizes=lambda: {
                 "articles": self.store.count_articles(),
                 "passages": self.store.count_passages(),
-            }
+            },
+            votes=lambda: self.feedback.counts(),
         )
 
     @cached_property
@@ -331,6 +334,10 @@ class Briefbot:
     @cached_property
     def seen_events(self) -> SeenEvents:
         return SeenEvents(self.database, clock=self.clock)
+
+    @cached_property
+    def feedback(self) -> FeedbackStore:
+        return FeedbackStore(self.database, clock=self.clock)
 
     @cached_property
     def subscriptions(self) -> SubscriptionStore:

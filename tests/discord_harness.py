@@ -168,6 +168,12 @@ def slash_command(
     return payload
 
 
+def button_click(custom_id: str, message: dict[str, Any], *, user_id: int = 42) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload for a click on the button ``custom_id`` of ``message``."""
+    click = {"custom_id": custom_id, "component_type": 2}
+    return slash_command("-", user_id=user_id) | {"type": 3, "data": click, "message": message}
+
+
 def attachment(name: str, size: int, url: str) -> dict[str, Any]:
     return {
         "id": str(next(_ids)),

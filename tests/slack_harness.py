@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from bot.adapters.slack import SlackAdapter
 from bot.commands import Commands
 from bot.events import SeenEvents
+from bot.feedback import FeedbackStore
 from bot.settings import SlackSettings
 from bot.wiring import Briefbot
 from tests.slack_mock import TOKEN, MockSlack
@@ -42,6 +43,7 @@ def adapter_for(
     *,
     admins: frozenset[str] = frozenset(),
     seen: SeenEvents | None = None,
+    feedback: FeedbackStore | None = None,
 ) -> SlackAdapter:
     """The adapter over ``bot``'s commands, or over given (fault-injecting) commands. Unless
     ``seen`` is shared (replicas), each adapter remembers events of its own, so that tests on
@@ -50,8 +52,10 @@ def adapter_for(
         bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
     )
     commands = bot if isinstance(bot, Commands) else bot.commands
-    seen = seen or SeenEvents(Path(tempfile.mkdtemp(prefix="briefbot-events-")) / "seen.sqlite3")
-    return SlackAdapter(commands, settings=settings, admins=admins, seen=seen)
+    scratch = Path(tempfile.mkdtemp(prefix="briefbot-events-")) / "chat.sqlite3"
+    seen = seen or SeenEvents(scratch)
+    feedback = feedback or FeedbackStore(scratch)
+    return SlackAdapter(commands, settings=settings, admins=admins, seen=seen, feedback=feedback)
 
 
 @asynccontextmanager
@@ -168,7 +172,8 @@ def texts(message: dict[str, Any]) -> list[str]:
     for block in message.get("blocks", []):
         if "text" in block:
             found.append(block["text"]["text"])
-        found += [element["text"] for element in block.get("elements", [])]
+        # Context elements are mrkdwn texts; the buttons of an actions block are not.
+        found += [e["text"] for e in block.get("elements", []) if e.get("type") == "mrkdwn"]
     return found
 
 

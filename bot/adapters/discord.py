@@ -12,17 +12,21 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext.commands import Bot, Cog, when_mentioned
+from discord.utils import MISSING
 
 from bot import logs
 from bot.adapters import text as text_commands
 from bot.commands import Commands
 from bot.events import SeenEvents
+from bot.feedback import FeedbackStore
 from bot.rendering.discord import Message, briefing_messages, notice_message, reply_messages
 from bot.replies import Caller, Notice, Reply
+from bot.services.ask import Answer
 from bot.services.briefing import Briefing
 from bot.settings import DiscordSettings
 from bot.subscriptions import split_topics
@@ -37,6 +41,48 @@ NO_MENTIONS = discord.AllowedMentions.none()
 TOPIC = "Only stories about this, e.g. energy"
 
 Work = Callable[[Caller], Awaitable[Reply]]
+
+
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"briefbot:vote:(?P<vote>up|down):(?P<answer>[A-Za-z0-9_-]{1,40})",
+):
+    """👍 or 👎 under an answer. The answer's id lives in the button's custom id, so a click
+    is understood by any replica, after any restart, however old the message."""
+
+    def __init__(self, answer_id: str, *, up: bool) -> None:
+        vote = "up" if up else "down"
+        super().__init__(
+            discord.ui.Button(
+                emoji="👍" if up else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"briefbot:vote:{vote}:{answer_id}",
+            )
+        )
+        self.answer_id = answer_id
+        self.up = up
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> VoteButton:
+        return cls(match["answer"], up=match["vote"] == "up")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client = interaction.client
+        if isinstance(client, _Bot):
+            await client.adapter.vote(interaction, self.answer_id, up=self.up)
+
+
+def vote_view(answer_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(VoteButton(answer_id, up=True))
+    view.add_item(VoteButton(answer_id, up=False))
+    return view
 
 
 def _embeds(message: Message) -> list[discord.Embed]:
@@ -229,9 +275,14 @@ class SlashCommands(Cog):
             await interaction.response.defer(thinking=True)
             try:
                 reply = await work(caller)
-                for message in reply_messages(reply, restate=restate):
+                messages = reply_messages(reply, restate=restate)
+                view = await self.adapter.rating_view(reply, caller.channel)
+                for number, message in enumerate(messages, start=1):
                     await interaction.followup.send(
-                        message["content"], embeds=_embeds(message), allowed_mentions=NO_MENTIONS
+                        message["content"],
+                        embeds=_embeds(message),
+                        allowed_mentions=NO_MENTIONS,
+                        view=view if view and number == len(messages) else MISSING,
                     )
             except Exception:
                 log.exception("the Discord command /%s failed", command or "?")
@@ -267,6 +318,7 @@ class _Bot(Bot):
     async def setup_hook(self) -> None:
         # Runs once after login and before the gateway connects: commands exist before use.
         await self.add_cog(SlashCommands(self.adapter))
+        self.add_dynamic_items(VoteButton)
         await self.adapter.sync_commands()
 
     async def on_message(self, message: discord.Message, /) -> None:
@@ -283,11 +335,13 @@ class DiscordAdapter:
         settings: DiscordSettings,
         admins: frozenset[str],
         seen: SeenEvents,
+        feedback: FeedbackStore,
     ) -> None:
         if settings.token is None:
             raise ValueError("the Discord adapter needs a bot token")
         self.commands = commands
         self.seen = seen
+        self.feedback = feedback
         self.settings = settings
         self.admins = admins
         intents = discord.Intents.default()
@@ -329,6 +383,27 @@ class DiscordAdapter:
                 message["content"], embeds=_embeds(message), allowed_mentions=NO_MENTIONS
             )
 
+    async def rating_view(self, reply: Reply, channel: str) -> discord.ui.View | None:
+        """The 👍 / 👎 buttons for an answer that quotes something, once it is recorded."""
+        if not (isinstance(reply, Answer) and reply.found):
+            return None
+        answer_id = await asyncio.to_thread(
+            self.feedback.record, reply, platform="discord", channel=channel
+        )
+        return vote_view(answer_id)
+
+    async def vote(self, interaction: discord.Interaction, answer_id: str, *, up: bool) -> None:
+        """A click on 👍 or 👎: the person's vote, replacing an earlier one; thanked privately."""
+        counted = await asyncio.to_thread(
+            self.feedback.vote, answer_id, user=str(interaction.user.id), up=up
+        )
+        text = (
+            f"Thanks — you rated this answer {'👍' if up else '👎'}. Click the other to change it."
+            if counted
+            else "That answer can no longer be rated."
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
     def trusted(self, user_id: int, permissions: discord.Permissions) -> bool:
         """The configured admins when there are any; otherwise members with Manage Server.
 
@@ -361,17 +436,22 @@ class DiscordAdapter:
             replied_to = message.reference.message_id if message.reference else None
             conversation = ("discord", str(replied_to)) if replied_to else None
             reply: Reply | None = None
+            view = None
             try:
                 reply = await asyncio.to_thread(
                     text_commands.converse, self.commands, text, conversation=conversation
                 )
                 messages = reply_messages(reply)
+                view = await self.rating_view(reply, str(message.channel.id))
             except Exception:
                 log.exception("answering a Discord mention failed")
                 messages = [{"content": APOLOGY, "embeds": []}]
             first, *rest = messages
             sent = await message.reply(
-                first["content"], embeds=_embeds(first), allowed_mentions=NO_MENTIONS
+                first["content"],
+                embeds=_embeds(first),
+                allowed_mentions=NO_MENTIONS,
+                view=view if view and not rest else MISSING,
             )
             if reply is not None:
                 await asyncio.to_thread(self.commands.remember, ("discord", str(sent.id)), reply)

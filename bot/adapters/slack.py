@@ -35,8 +35,10 @@ from bot import logs
 from bot.adapters import text as text_commands
 from bot.commands import Commands, Conversation
 from bot.events import SeenEvents
+from bot.feedback import FeedbackStore
 from bot.rendering import slack as render
 from bot.replies import Caller, Notice, Reply, is_public
+from bot.services.ask import Answer
 from bot.services.briefing import Briefing
 from bot.settings import SlackSettings
 
@@ -127,6 +129,7 @@ class SlackAdapter:
         settings: SlackSettings,
         admins: frozenset[str],
         seen: SeenEvents,
+        feedback: FeedbackStore,
     ) -> None:
         if settings.bot_token is None:
             raise ValueError("the Slack adapter needs a bot token")
@@ -142,10 +145,13 @@ class SlackAdapter:
         # Bolt verifies requests too; ours comes first (see _http_request).
         self.app = AsyncApp(client=self.client, signing_secret=secret, logger=log)
         self._seen = seen
+        self.feedback = feedback
         self._signatures = RecentSignatures()
         self.app.command(settings.command)(self._on_command)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
+        for action in render.FEEDBACK_ACTIONS:
+            self.app.action(action)(self._on_vote)
 
     def trusted(self, user: str) -> bool:
         """With no admins configured every member may add and schedule; otherwise only them."""
@@ -171,7 +177,12 @@ class SlackAdapter:
             await ack(text=_WORKING.get(name, "Searching the articles…" if " " in text else ""))
             try:
                 reply = await asyncio.to_thread(text_commands.run, self.commands, text, caller)
-                messages = render.reply_messages(reply, command=self.settings.command, restate=True)
+                messages = render.reply_messages(
+                    reply,
+                    command=self.settings.command,
+                    restate=True,
+                    rating=await self._rating(reply, caller),
+                )
                 for message in messages:
                     await respond(
                         **message,
@@ -216,11 +227,44 @@ class SlackAdapter:
             try:
                 conversation = ("slack", f"{channel}/{thread}")
                 for reply in await self._replies(event, caller, post, conversation):
-                    for message in render.reply_messages(reply, command=self.settings.command):
+                    rating = await self._rating(reply, caller)
+                    messages = render.reply_messages(
+                        reply, command=self.settings.command, rating=rating
+                    )
+                    for message in messages:
                         await post(message)
             except Exception:
                 log.exception("answering a Slack message failed")
                 await post({"text": APOLOGY})
+
+    # --- feedback ---------------------------------------------------------------------------
+
+    async def _rating(self, reply: Reply, caller: Caller) -> str | None:
+        """The id an answer's 👍 / 👎 buttons carry, once it is recorded; None for any other
+        reply, and for an answer that quotes nothing."""
+        if not (isinstance(reply, Answer) and reply.found):
+            return None
+        return await asyncio.to_thread(
+            self.feedback.record, reply, platform="slack", channel=caller.channel
+        )
+
+    async def _on_vote(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """A click on 👍 or 👎: the person's vote on that answer, replacing an earlier one;
+        thanked privately, so the channel sees no noise."""
+        await ack()
+        user = (body.get("user") or {}).get("id", "")
+        up = action.get("action_id") == render.FEEDBACK_ACTIONS[0]
+        counted = bool(user) and await asyncio.to_thread(
+            self.feedback.vote, str(action.get("value", "")), user=user, up=up
+        )
+        text = (
+            f"Thanks — you rated this answer {'👍' if up else '👎'}. Click the other to change it."
+            if counted
+            else "That answer can no longer be rated."
+        )
+        await respond(text=text, response_type="ephemeral", replace_original=False)
 
     async def _replies(
         self,

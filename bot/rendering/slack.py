@@ -55,8 +55,29 @@ def quote_text(quote: Quote) -> str:
     return quoted(quote, MAX_SECTION, escape=escape, marker="*", prefix=">")
 
 
-def answer_message(answer: Answer, *, restate: bool = False) -> Message:
-    """An answer as one message; ``restate`` repeats the question (slash commands hide it)."""
+FEEDBACK_ACTIONS = ("feedback_up", "feedback_down")
+"""The action ids of the 👍 and 👎 buttons; each button's value is the rated answer's id."""
+
+
+def feedback_block(answer_id: str) -> Block:
+    buttons = [
+        {
+            "type": "button",
+            "action_id": action,
+            "text": {"type": "plain_text", "text": label, "emoji": True},
+            "value": answer_id,
+            "accessibility_label": f"This answer was {meaning}",
+        }
+        for action, label, meaning in zip(
+            FEEDBACK_ACTIONS, ("👍", "👎"), ("helpful", "not helpful"), strict=True
+        )
+    ]
+    return {"type": "actions", "block_id": "feedback", "elements": buttons}
+
+
+def answer_message(answer: Answer, *, restate: bool = False, rating: str | None = None) -> Message:
+    """An answer as one message; ``restate`` repeats the question (slash commands hide it),
+    and an answer recorded for ``rating`` ends with its 👍 / 👎 buttons."""
     asked = f"*Q:* {escape(answer.question)}"
     blocks: list[Block] = [section(asked)] if restate else []
     if not answer.found:
@@ -65,11 +86,13 @@ def answer_message(answer: Answer, *, restate: bool = False) -> Message:
         return _plain_message(note, blocks)
     if answer.note:
         blocks.append(context(f"_{escape(answer.note)}_"))
-    for quote in answer.quotes[: (MAX_BLOCKS - len(blocks)) // 2]:
+    for quote in answer.quotes[: (MAX_BLOCKS - len(blocks) - 1) // 2]:
         byline = source_line(quote.title, quote.source, quote.published_at, quote.url)
         if quote.outside_window:
             byline += " · _outside the period asked about_"
         blocks += [section(quote_text(quote)), context(byline)]
+    if rating is not None:
+        blocks.append(feedback_block(rating))
     best = answer.quotes[0]
     fallback = f"{answer.question} — “{best.highlight}” ({best.source or best.title})"
     return _plain_message(fallback, blocks)
@@ -91,10 +114,12 @@ def help_message(help_: Help, *, command: str) -> Message:
     return _plain_message(help_.intro or "briefbot commands", [section(text)])
 
 
-def reply_messages(reply: Reply, *, command: str, restate: bool = False) -> list[Message]:
-    """Any command's reply as ``chat.postMessage`` payloads."""
+def reply_messages(
+    reply: Reply, *, command: str, restate: bool = False, rating: str | None = None
+) -> list[Message]:
+    """Any command's reply as ``chat.postMessage`` payloads (``rating``: see answer_message)."""
     if isinstance(reply, Answer):
-        return [answer_message(reply, restate=restate)]
+        return [answer_message(reply, restate=restate, rating=rating)]
     if isinstance(reply, Briefing):
         return briefing_messages(reply)
     if isinstance(reply, Help):

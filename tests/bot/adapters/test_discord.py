@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from bot.adapters.discord import APOLOGY, DiscordAdapter
 from bot.commands import PERMISSIONS, REFUSAL, Who
 from bot.events import SeenEvents
+from bot.feedback import FeedbackStore
 from bot.rendering import discord as render
 from bot.settings import DiscordSettings
 from bot.wiring import Briefbot
@@ -40,6 +41,7 @@ from tests.discord_harness import (
     NO_PINGS,
     FakeDiscord,
     attachment,
+    button_click,
     channel_message,
     connected,
     followups,
@@ -66,11 +68,18 @@ def adapter_for(
     *,
     admins: frozenset[str] = frozenset(),
     guild_id: int | None = None,
+    feedback: FeedbackStore | None = None,
 ) -> DiscordAdapter:
     settings = DiscordSettings(token=SecretStr("test-token"), guild_id=guild_id)
     # Events remembered per adapter, so that tests on the session's sample store never meet.
-    seen = SeenEvents(Path(tempfile.mkdtemp(prefix="briefbot-events-")) / "seen.sqlite3")
-    return DiscordAdapter(bot.commands, settings=settings, admins=admins, seen=seen)
+    scratch = Path(tempfile.mkdtemp(prefix="briefbot-events-")) / "chat.sqlite3"
+    return DiscordAdapter(
+        bot.commands,
+        settings=settings,
+        admins=admins,
+        seen=SeenEvents(scratch),
+        feedback=feedback or FeedbackStore(scratch),
+    )
 
 
 def run(adapter: DiscordAdapter, scenario: Scenario) -> None:
@@ -539,3 +548,41 @@ def test_a_story_timeline_from_the_story_command(tmp_path: Path, embedder: Embed
         assert "couldn't find a story about “tennis”" in missing["content"]
 
     run(adapter_for(bot), scenario)
+
+
+def test_a_vote_on_an_answer_is_stored_and_changed_after_a_restart(
+    sample_bot: Briefbot, tmp_path: Path
+) -> None:
+    feedback = FeedbackStore(tmp_path / "feedback.sqlite3")
+    answered: list[dict[str, Any]] = []
+
+    async def click(adapter: DiscordAdapter, fake: FakeDiscord, button: int, user: int) -> str:
+        [row] = answered[0]["components"]
+        custom_id = row["components"][button]["custom_id"]
+        message = channel_message("", author=BOT_USER, mentions=[])
+        payload = button_click(
+            custom_id, message | {"components": answered[0]["components"]}, user_id=user
+        )
+        await gateway_event(adapter, "INTERACTION_CREATE", payload)
+        [call] = [c for c in fake.calls if payload["token"] in c.path]
+        assert call.body["type"] == 4 and call.body["data"]["flags"] == 64  # private thanks
+        return str(call.body["data"]["content"])
+
+    async def ask_and_vote(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        [message] = await invoke(adapter, fake, slash_command("ask", option("question", KIM)))
+        labels = [b["emoji"]["name"] for b in message["components"][0]["components"]]
+        assert labels == ["👍", "👎"]
+        answered.append(message)
+        assert await click(adapter, fake, 0, user=42) == (
+            "Thanks — you rated this answer 👍. Click the other to change it."
+        )
+        assert feedback.counts() == {"up": 1, "down": 0}
+
+    async def change_after_restart(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
+        await click(adapter, fake, 1, user=42)
+        assert feedback.counts() == {"up": 0, "down": 1}
+
+    run(adapter_for(sample_bot, feedback=feedback), ask_and_vote)
+    run(adapter_for(sample_bot, feedback=feedback), change_after_restart)  # a new process
+    [rated] = feedback.export()
+    assert rated["question"] == KIM and rated["wrong_urls"] == [] and rated["urls"] == []

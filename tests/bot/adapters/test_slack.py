@@ -10,6 +10,7 @@ import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import yaml
@@ -69,7 +70,8 @@ def test_slash_command_answers_in_channel_restating_the_question(
             # The bare form means the same.
             await send_command(client, slack, QUESTION)
             await eventually(lambda: len(slack.responses) == 2)
-            assert slack.responses[1]["blocks"] == reply["blocks"]
+            # The same answer; only the id its 👍 / 👎 buttons carry differs.
+            assert slack.responses[1]["blocks"][:-1] == reply["blocks"][:-1]
 
     run(scenario)
 
@@ -565,6 +567,7 @@ def test_from_slack_unwraps_links_and_mentions() -> None:
 
 def test_the_manifest_matches_the_adapter() -> None:
     manifest = yaml.safe_load((REPOSITORY / "deploy" / "slack-manifest.yaml").read_text())
+    assert manifest["settings"]["interactivity"]["is_enabled"]  # the feedback buttons
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == SlackSettings().command
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
@@ -573,3 +576,88 @@ def test_the_manifest_matches_the_adapter() -> None:
     }
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"app_mentions:read", "chat:write", "commands", "im:history", "files:read"} <= scopes
+
+
+def _vote_body(slack: MockSlack, message: dict[str, Any], *, up: bool, user: str) -> str:
+    """A click on one of an answer's buttons, as Slack posts it (a ``block_actions`` payload)."""
+    [buttons] = [block for block in message["blocks"] if block["type"] == "actions"]
+    button = buttons["elements"][0 if up else 1]
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "T1"},
+        "api_app_id": "A1",
+        "team": {"id": "T1", "domain": "newsroom"},
+        "channel": {"id": "C1", "name": "news"},
+        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C1"},
+        "trigger_id": f"trigger-{user}-{up}",
+        "response_url": slack.response_url,
+        "actions": [
+            {
+                "type": "button",
+                "block_id": buttons["block_id"],
+                "action_id": button["action_id"],
+                "value": button["value"],
+                "text": button["text"],
+                "action_ts": "1700000001.000200",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def test_a_vote_on_an_answer_is_stored_and_can_be_changed(
+    sample_bot: Briefbot, slack: MockSlack
+) -> None:
+    adapter = adapter_for(sample_bot, slack)
+
+    async def click(client: Any, message: dict[str, Any], *, up: bool, user: str) -> str:
+        body = _vote_body(slack, message, up=up, user=user)
+        answered = len(slack.responses)
+        ack = await client.post("/slack/events", data=body, headers=FORM | signed_headers(body))
+        assert ack.status == 200
+        await eventually(lambda: len(slack.responses) > answered)
+        reply = slack.responses[-1]
+        assert reply["response_type"] == "ephemeral"  # thanked privately
+        return str(reply["text"])
+
+    async def scenario() -> None:
+        async with http_mode(adapter) as client:
+            await send_event(client, event_body(mention(QUESTION, ts="1700000300.000001")))
+            [answer] = await eventually(lambda: slack.posted)
+            assert_biscuit_answer(answer)
+            assert await click(client, answer, up=True, user="U1") == (
+                "Thanks — you rated this answer 👍. Click the other to change it."
+            )
+            assert adapter.feedback.counts() == {"up": 1, "down": 0}
+            await click(client, answer, up=False, user="U1")  # changed, not added
+            assert adapter.feedback.counts() == {"up": 0, "down": 1}
+            await click(client, answer, up=True, user="U2")
+            assert adapter.feedback.counts() == {"up": 1, "down": 1}
+
+            actions = answer["blocks"][-1]
+            made_up = [{**button, "value": "made-up"} for button in actions["elements"]]
+            forged = {
+                **answer,
+                "blocks": [*answer["blocks"][:-1], {**actions, "elements": made_up}],
+            }
+            assert await click(client, forged, up=True, user="U3") == (
+                "That answer can no longer be rated."
+            )
+            assert adapter.feedback.counts() == {"up": 1, "down": 1}
+
+        [rated] = adapter.feedback.export()
+        assert rated["question"] == QUESTION and rated["votes"] == {"up": 1, "down": 1}
+        summary = adapter.feedback.summary()
+        assert (summary.answers, summary.up, summary.down) == (1, 1, 1)
+
+    run(scenario)
+
+
+def test_a_refusal_or_nothing_found_has_no_buttons(sample_bot: Briefbot, slack: MockSlack) -> None:
+    async def scenario() -> None:
+        async with http_mode(adapter_for(sample_bot, slack)) as client:
+            await send_command(client, slack, "What is the best pizza dough recipe?")
+            [reply] = await eventually(lambda: slack.responses)
+            assert all(block["type"] != "actions" for block in reply["blocks"])
+
+    run(scenario)
