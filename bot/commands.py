@@ -22,6 +22,7 @@ from bot.replies import (
     Notice,
     Usage,
     following,
+    format_date,
     poll_summary,
     problem,
     report_lines,
@@ -29,7 +30,7 @@ from bot.replies import (
 from bot.services.ask import Answer, AskService, QuestionError, validate_question
 from bot.services.briefing import Briefing, BriefingService
 from bot.services.feeds import FeedService, FollowError
-from bot.services.ingest import IngestReport, IngestService, is_url
+from bot.services.ingest import ArticleNotFoundError, IngestReport, IngestService, is_url
 from bot.subscriptions import (
     Subscription,
     SubscriptionError,
@@ -39,6 +40,7 @@ from bot.subscriptions import (
     schedule,
 )
 from corpus.model import Clock
+from corpus.opml import OPMLError
 from corpus.store import ArticleStore
 from retrieval.window import PERIODS, Window, period
 
@@ -63,6 +65,8 @@ PERMISSIONS: Mapping[str, Who] = {
     "follow": Who.TRUSTED,
     "unfollow": Who.TRUSTED,
     "feeds": Who.ANYONE,
+    "articles": Who.ANYONE,
+    "remove": Who.TRUSTED,
     "help": Who.ANYONE,
 }
 """The one table of who may run what; adapters consult it before any work, and so do the
@@ -85,6 +89,8 @@ USAGES = (
     Usage("follow", "<feed url>", "follow an RSS or Atom feed", "https://example.com/rss.xml"),
     Usage("unfollow", "<feed url>", "stop following a feed", "https://example.com/rss.xml"),
     Usage("feeds", "", "list the followed feeds"),
+    Usage("articles", "[source]", "the newest articles, with their ids", "TASS"),
+    Usage("remove", "<article id | url>", "delete an article from the store", "42"),
     Usage("help", "", "this list"),
 )
 
@@ -299,9 +305,54 @@ class Commands:
         return self._ingested("text", self.ingest_service.ingest_text(text, title=title))
 
     def add_file(self, caller: Caller, name: str, data: bytes) -> Notice:
+        """A shared file: an article, or an OPML file of feeds to follow."""
         if refusal := self.refusal("add", caller):
             return refusal
+        if name.lower().endswith(".opml"):
+            return self._import_opml(name, data)
         return self._ingested("file", self.ingest_service.ingest_upload(name, data))
+
+    def _import_opml(self, name: str, data: bytes) -> Notice:
+        try:
+            imported = self.feed_service.import_opml(data)
+        except OPMLError as exc:
+            return problem(f"Couldn't read {name}: {exc}")
+        for result in imported.followed:
+            self.metrics.polled(result)
+        lines = [
+            f"{name}: {imported.summary()}.",
+            *(following(result) for result in imported.followed),
+            *(f"Couldn't follow {f.origin}: {f.reason}" for f in imported.failures),
+        ]
+        changed = bool(imported.followed)
+        return Notice(tuple(lines), problem=not changed, private=not changed)
+
+    def articles(self, source: str = "", *, limit: int = 10) -> Notice:
+        """The newest articles added, with the ids ``remove`` takes."""
+        found = self.ingest_service.indexer.store.recent(source=source.strip() or None, limit=limit)
+        if not found:
+            named = f" from {source.strip()}" if source.strip() else ""
+            return Notice((f"No articles{named} yet.",))
+        return Notice(
+            tuple(
+                f"{a.id} · {format_date(a.published_at)} · {a.title}"
+                f" ({a.source or 'unknown source'})"
+                for a in found
+            )
+        )
+
+    def remove(self, caller: Caller, ref: str) -> Notice:
+        if refusal := self.refusal("remove", caller):
+            return refusal
+        if not ref.strip():
+            return problem(
+                "Give the article's id or address, e.g. remove 42 (articles lists them)."
+            )
+        try:
+            removed = self.ingest_service.remove(ref)
+        except ArticleNotFoundError as exc:
+            return problem(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+        return _changed((f"Removed “{removed.title}”: it will not be quoted again.",))
 
     def _ingested(self, kind: str, report: IngestReport) -> Notice:
         self.metrics.ingested(kind, report)

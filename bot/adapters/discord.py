@@ -232,6 +232,17 @@ class SlashCommands(Cog):
     async def feeds(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, lambda _: self.commands.feeds())
 
+    @app_commands.command(description="The newest articles, with their ids")
+    @app_commands.describe(source="Only articles from this source, e.g. TASS")
+    async def articles(self, interaction: discord.Interaction, source: str | None = None) -> None:
+        await self._run(interaction, lambda _: self.commands.articles(source or ""))
+
+    @app_commands.command(description="Delete an article so it is never quoted again")
+    @app_commands.describe(article="The article's id (see /articles) or its web address")
+    @app_commands.default_permissions(manage_guild=True)
+    async def remove(self, interaction: discord.Interaction, article: str) -> None:
+        await self._run(interaction, lambda caller: self.commands.remove(caller, article))
+
     @app_commands.command(name="help", description="What briefbot can do, with examples")
     async def help_(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, lambda _: self.commands.help())

@@ -56,6 +56,21 @@ def reference_time(argument: str, current: datetime | None) -> tuple[datetime | 
     return current, Text(f"Answering as of {current.isoformat(timespec='minutes')}.")
 
 
+def paste(console: Console, read: Callable[[str], str]) -> str | None:
+    """A multi-line article typed or pasted after ``add``, up to an empty line; None when the
+    input ends (Ctrl-D) before that."""
+    console.print("Paste the article — its title on the first line — then an empty line:")
+    lines: list[str] = []
+    while True:
+        try:
+            line = read("")
+        except (EOFError, KeyboardInterrupt):
+            return "\n".join(lines) if lines else None
+        if not line.strip():
+            return "\n".join(lines)
+        lines.append(line)
+
+
 def render_reply(reply: Reply) -> RenderableType:
     if isinstance(reply, Answer):
         return render_answer(reply)
@@ -92,5 +107,10 @@ def chat(
             now, said = reference_time(argument.strip(), now)
             console.print(said)
             continue
+        if name.lower() == "add" and not argument.strip():
+            pasted = paste(console, read)
+            if pasted is None:
+                return
+            command = f"add {pasted}" if pasted else "add"
         reply = text_commands.run(commands, command, LOCAL, now=now, conversation=session)
         console.print(render_reply(reply))

@@ -85,6 +85,10 @@ def run(
             return commands.unfollow(caller, rest)
         case "feeds":
             return commands.feeds()
+        case "articles":
+            return commands.articles(rest)
+        case "remove":
+            return commands.remove(caller, rest)
     return commands.help()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bot.replies import Caller
 from bot.wiring import Briefbot
 from tests.cli_harness import briefbot, one_line_error
 from tests.conftest import MakeBot, isolated_settings
@@ -110,3 +111,50 @@ def test_a_removed_article_leaves_consistent_indexes_and_is_never_quoted(
     assert again == (
         f"error: no article has the id or URL '{mill.id}' — `articles` lists them with their ids"
     )
+
+
+def test_the_chat_lists_removes_and_takes_a_multi_line_paste(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _ingest(data_dir, "--text", "Skerrow ferries resume\n" + FERRY)
+    lines = [
+        "add",  # then the article, pasted over several lines, ended by an empty line
+        "Harrowby mill turns again",
+        MILL[:90],
+        MILL[90:],
+        "",
+        "articles",
+        "remove 99",
+        "remove 2",
+        MILL_QUESTION,
+        "quit",
+    ]
+    result = briefbot(
+        "chat", "--data-dir", str(data_dir), stdin="\n".join(lines) + "\n"
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())  # rich wraps long lines
+    assert "Added “Harrowby mill turns again”" in out
+    assert "2 · " in out and "· Harrowby mill turns again (unknown source)" in out
+    assert "No article has the id or URL '99'" in out
+    assert "Removed “Harrowby mill turns again”: it will not be quoted again." in out
+    assert "Ada Quince" not in out.split("it will not be quoted again.")[1]
+
+
+def test_only_admins_remove_articles_and_an_opml_file_shared_in_chat_is_imported(
+    make_bot: MakeBot,
+) -> None:
+    bot = make_bot()
+    bot.ingest_service.ingest_text(MILL, title="Harrowby mill")
+    member = Caller(platform="slack", channel="C1", user="U2", trusted=False)
+    admin = Caller(platform="slack", channel="C1", user="U1", trusted=True)
+    assert bot.commands.remove(member, "1").problem
+    assert bot.store.count_articles() == 1
+    assert not bot.commands.remove(admin, "1").problem
+    assert bot.store.count_articles() == 0
+
+    opml = b'<opml version="2.0"><body><outline text="Nowhere"/></body></opml>'
+    assert bot.commands.add_file(member, "feeds.opml", opml).problem  # refused
+    shared = bot.commands.add_file(admin, "feeds.opml", opml)
+    assert shared.lines == ("feeds.opml: 0 followed, 0 already followed, 0 failed.",)
+    broken = bot.commands.add_file(admin, "feeds.opml", b"<rss/>")
+    assert broken.problem and "not OPML" in broken.text
