@@ -464,7 +464,7 @@ def _start_terminal(bot: Briefbot, *, now: datetime | None = None) -> None:
     bot.require_articles()
     with background_thread(
         bot.background(
-            senders={"terminal": lambda _, b: console.print(render_briefing(b))},
+            senders={"terminal": lambda _, reply: console.print(terminal.render_reply(reply))},
             announce=partial(_print_poll, console),
         )
     ):

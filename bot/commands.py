@@ -29,7 +29,7 @@ from bot.replies import (
 )
 from bot.services.ask import Answer, AskService, QuestionError, validate_question
 from bot.services.briefing import Briefing, BriefingService
-from bot.services.feeds import FeedService, FollowError
+from bot.services.feeds import AlreadyFollowingError, FeedService, FollowError
 from bot.services.ingest import ArticleNotFoundError, IngestReport, IngestService, is_url
 from bot.subscriptions import (
     Subscription,
@@ -39,7 +39,8 @@ from bot.subscriptions import (
     next_fire,
     schedule,
 )
-from corpus.model import Clock
+from bot.watches import WatchError, WatchService
+from corpus.model import Clock, canonical_url
 from corpus.opml import OPMLError
 from corpus.store import ArticleStore
 from retrieval.window import PERIODS, Window, period
@@ -67,6 +68,9 @@ PERMISSIONS: Mapping[str, Who] = {
     "feeds": Who.ANYONE,
     "articles": Who.ANYONE,
     "remove": Who.TRUSTED,
+    "alert": Who.TRUSTED,
+    "unalert": Who.TRUSTED,
+    "alerts": Who.ANYONE,
     "help": Who.ANYONE,
 }
 """The one table of who may run what; adapters consult it before any work, and so do the
@@ -86,9 +90,17 @@ USAGES = (
     Usage("unsubscribe", "", "stop this channel's scheduled briefings"),
     Usage("subscriptions", "", "show this channel's schedule"),
     Usage("add", "<url | pasted text>", "add an article", "https://example.com/news/story"),
-    Usage("follow", "<feed url>", "follow an RSS or Atom feed", "https://example.com/rss.xml"),
+    Usage(
+        "follow",
+        "<feed or site url> [#channel] [words…]",
+        "follow a feed; in a channel, post its new entries there (only those about the words)",
+        "https://example.com/rss.xml climate",
+    ),
     Usage("unfollow", "<feed url>", "stop following a feed", "https://example.com/rss.xml"),
     Usage("feeds", "", "list the followed feeds"),
+    Usage("alert", "<words>", "post each new article about the words here", "Valencia floods"),
+    Usage("alerts", "", "this channel's alerts and feeds, with their ids"),
+    Usage("unalert", "<id>", "stop an alert or a channel's feed posts", "3"),
     Usage("articles", "[source]", "the newest articles, with their ids", "TASS"),
     Usage("remove", "<article id | url>", "delete an article from the store", "42"),
     Usage("help", "", "this list"),
@@ -149,6 +161,7 @@ class Commands:
         briefing_service: BriefingService,
         ingest_service: IngestService,
         feed_service: FeedService,
+        watch_service: WatchService,
         subscriptions: SubscriptionStore,
         conversations: ConversationStore,
         defaults: BriefingDefaults,
@@ -160,6 +173,7 @@ class Commands:
         self.briefing_service = briefing_service
         self.ingest_service = ingest_service
         self.feed_service = feed_service
+        self.watch_service = watch_service
         self.subscription_store = subscriptions
         self.defaults = defaults
         self.clock = clock
@@ -358,17 +372,63 @@ class Commands:
         self.metrics.ingested(kind, report)
         return _ingested(report)
 
-    def follow(self, caller: Caller, url: str) -> Notice:
+    def follow(
+        self, caller: Caller, url: str, *, channel: str | None = None, words: str = ""
+    ) -> Notice:
+        """Follow a feed; from a chat channel, also post its new entries to ``channel`` (this
+        one by default), only those about ``words`` when given."""
         if refusal := self.refusal("follow", caller):
             return refusal
         url = url.strip()
         if not is_url(url):
             return problem("Give the feed's address, e.g. follow https://example.com/rss.xml")
+        lines: list[str] = []
         try:
             result = self.feed_service.follow(url)
+            feed = result.feed
+            lines += [following(result), poll_summary(result)]
+        except AlreadyFollowingError:
+            found = self.feed_service.feeds.get(canonical_url(url))
+            if found is None or caller.platform == "terminal":
+                return problem(f"Couldn't follow {url}: I already follow that feed.")
+            feed = found
         except FollowError as exc:
             return problem(f"Couldn't follow {url}: {exc}")
-        return _changed((following(result), poll_summary(result)))
+        if caller.platform != "terminal":
+            watch, _ = self.watch_service.feed(
+                caller.platform, channel or caller.channel, feed.id, words
+            )
+            where = f"in <#{channel}>" if channel else "here"
+            lines.append(f"New entries will be posted {where} ({watch.label}).")
+        return _changed(tuple(lines))
+
+    def alert(self, caller: Caller, words: str) -> Notice:
+        if refusal := self.refusal("alert", caller):
+            return refusal
+        try:
+            watch, new = self.watch_service.alert(caller.platform, caller.channel, words)
+        except WatchError as exc:
+            return problem(str(exc))
+        if not new:
+            return Notice((f"This channel already has {watch.label}.",))
+        return _changed(
+            (f"Set {watch.label}: each new article about it will be posted here once.",)
+        )
+
+    def alerts(self, caller: Caller) -> Notice:
+        watches = self.watch_service.store.of_channel(caller.platform, caller.channel)
+        if not watches:
+            return Notice(("No alerts or feeds post here. Set one with alert <words>.",))
+        return Notice(tuple(watch.label for watch in watches))
+
+    def unalert(self, caller: Caller, ref: str) -> Notice:
+        if refusal := self.refusal("unalert", caller):
+            return refusal
+        if not ref.strip().isdigit():
+            return problem("Give the id alerts shows, e.g. unalert 3")
+        if not self.watch_service.store.remove(caller.platform, caller.channel, int(ref)):
+            return problem(f"This channel has no alert or feed {ref.strip()} (see alerts).")
+        return _changed((f"Stopped alert {ref.strip()}.",))
 
     def unfollow(self, caller: Caller, url: str) -> Notice:
         if refusal := self.refusal("unfollow", caller):

@@ -24,8 +24,10 @@ TABLES: Sequence[tuple[str, str]] = (
     ("conversation_turns", "platform, conversation"),
     ("rated_answers", "id"),
     ("votes", "answer_id, user_id"),
+    ("watches", "id"),
+    ("watch_posts", "watch_id, article_id"),
 )
-_IDENTITIES = ("articles", "passages", "embedding_models", "feeds")
+_IDENTITIES = ("articles", "passages", "embedding_models", "feeds", "watches")
 _BATCH = 2000
 _MODELS = (
     "SELECT name, dim FROM embedding_models m"

@@ -26,6 +26,8 @@ Sender = Callable[[str, Briefing], None]
 """Posts a briefing to a channel of one platform."""
 
 BRIEFING_CYCLE = 30.0
+# Alerts and channel feeds are checked this often for articles stored since (by any process).
+WATCH_CYCLE = 60.0
 """Seconds between looks for due briefings: a briefing goes out at most this late."""
 
 CLAIM_LEASE = timedelta(minutes=10)
@@ -92,12 +94,14 @@ def cycles(
     feed_interval: float,
     briefings: BriefingScheduler,
     announce: Callable[[PollResult], None],
+    watches: Callable[[], object],
 ) -> list[Cycle]:
     """A running bot's background work: feed polling, whose new entries go to ``announce``,
-    and scheduled briefings."""
+    scheduled briefings, and the posts of alerts and feeds followed in channels."""
     return [
         Cycle("feed-poller", feed_interval, partial(poll_feeds, feeds, announce)),
         Cycle("briefing-scheduler", BRIEFING_CYCLE, briefings.run_once),
+        Cycle("watch-poster", WATCH_CYCLE, watches),
     ]
 
 

@@ -17,16 +17,16 @@ from slack_sdk.errors import SlackApiError
 
 from bot.adapters.discord import DiscordAdapter
 from bot.adapters.slack import SlackAdapter
-from bot.replies import poll_summary
-from bot.scheduler import Sender, background
-from bot.services.briefing import Briefing
+from bot.replies import Reply, poll_summary
+from bot.scheduler import background
 from bot.services.feeds import PollResult
 from bot.settings import SettingsError, SlackSettings
+from bot.watches import Poster
 from bot.wiring import Briefbot
 
 log = logging.getLogger(__name__)
 
-Post = Callable[[str, Briefing], Coroutine[Any, Any, None]]
+Post = Callable[[str, Reply], Coroutine[Any, Any, None]]
 Cleanup = Callable[[], Awaitable[None]]
 
 
@@ -73,11 +73,11 @@ def check(bot: Briefbot, *, slack_http: Listen | None) -> None:
         )
 
 
-def _sender(loop: asyncio.AbstractEventLoop, post: Post) -> Sender:
+def _sender(loop: asyncio.AbstractEventLoop, post: Post) -> Poster:
     """The scheduler's cycles run on a thread; posting must happen on the adapters' loop."""
 
-    def send(channel: str, briefing: Briefing) -> None:
-        posting = asyncio.run_coroutine_threadsafe(post(channel, briefing), loop)
+    def send(channel: str, reply: Reply) -> None:
+        posting = asyncio.run_coroutine_threadsafe(post(channel, reply), loop)
         try:
             posting.result(timeout=300)
         except TimeoutError:
@@ -223,7 +223,7 @@ async def serve(
     # Answers and ingests run on worker threads; ingests queue on the index's writer lock, so
     # the pool is larger than the default (cores + 4) to leave room for questions meanwhile.
     loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="briefbot"))
-    senders: dict[str, Sender] = {}
+    senders: dict[str, Poster] = {}
     cleanups: list[Cleanup] = []
     connections: list[asyncio.Task[None]] = []
     monitor = Monitor(bot)
@@ -239,7 +239,7 @@ async def serve(
                 feedback=bot.feedback,
             )
             await _start_slack(slack, settings.slack, slack_http, cleanups, monitor)
-            senders["slack"] = _sender(loop, slack.post_briefing)
+            senders["slack"] = _sender(loop, slack.post)
 
         if settings.discord.enabled:
             discord = DiscordAdapter(
@@ -254,7 +254,7 @@ async def serve(
             connections.append(connection)
             cleanups.append(discord.close)
             monitor.platforms["discord"] = discord.connected
-            senders["discord"] = _sender(loop, discord.post_briefing)
+            senders["discord"] = _sender(loop, discord.post)
 
         async with background(bot.background(senders=senders, announce=_announce)):
             await stop.wait()

@@ -100,6 +100,12 @@ class RetrievalSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
+    posts_per_cycle: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Most articles one alert or channel feed posts per minute (no floods).",
+    )
     allow_private_networks: bool = Field(
         default=False,
         description="Let URLs and feeds reach loopback and private addresses (tests, intranets).",

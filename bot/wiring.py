@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from bot.services.feeds import FeedService, PollResult
 from bot.services.ingest import IngestReport, IngestService
 from bot.settings import Settings, SettingsError
 from bot.subscriptions import SubscriptionStore
+from bot.watches import Poster, WatchService, WatchStore
 from corpus.database import Database, StoreError, Tables
 from corpus.errors import BriefbotError
 from corpus.feeds import FeedStore
@@ -275,6 +276,7 @@ class Briefbot:
             self.seen_events,
             self.deliveries,
             self.feedback,
+            self.watches,
         ]
 
     @cached_property
@@ -295,6 +297,21 @@ class Briefbot:
         )
 
     @cached_property
+    def watches(self) -> WatchStore:
+        self.feeds  # noqa: B018 — a feed's watches refer to its row
+        return WatchStore(self.database, clock=self.clock)
+
+    @cached_property
+    def watch_service(self) -> WatchService:
+        return WatchService(
+            self.watches,
+            feeds=self.feeds,
+            articles=self.store,
+            ask=self.ask_service,
+            per_cycle=self.settings.ingest.posts_per_cycle,
+        )
+
+    @cached_property
     def commands(self) -> Commands:
         """The chat commands every adapter translates into."""
         return self.build_commands(Commands)
@@ -306,6 +323,7 @@ class Briefbot:
             briefing_service=self.briefing_service,
             ingest_service=self.ingest_service,
             feed_service=self.feed_service,
+            watch_service=self.watch_service,
             subscriptions=self.subscriptions,
             conversations=self.conversations,
             defaults=BriefingDefaults(
@@ -358,14 +376,16 @@ class Briefbot:
         )
 
     def background(
-        self, *, senders: Mapping[str, Sender], announce: Callable[[PollResult], None]
+        self, *, senders: Mapping[str, Poster], announce: Callable[[PollResult], None]
     ) -> list[Cycle]:
-        """What a running bot does besides answering: feed polls and scheduled briefings."""
+        """What a running bot does besides answering: feed polls, scheduled briefings, and
+        the posts of alerts and channel feeds, all through ``senders``."""
         return cycles(
             feeds=self.feed_service,
             feed_interval=self.settings.ingest.feed_interval_minutes * 60,
             briefings=self.scheduler(senders=senders),
             announce=announce,
+            watches=partial(self.watch_service.run_once, senders),
         )
 
     def health(self, *, check: bool = False) -> Health:

@@ -162,6 +162,8 @@ CREATE TABLE IF NOT EXISTS feed_entries (
 
 # Which process is polling a feed, until when: one replica at a time polls each feed.
 _CLAIMS = "ALTER TABLE feeds ADD COLUMN polling_until TEXT"
+# The article an entry became, so a channel can be sent each new article of a feed it follows.
+_ENTRY_ARTICLES = "ALTER TABLE feed_entries ADD COLUMN article_id BIGINT"
 
 
 def _feed(row: Row) -> Feed:
@@ -183,8 +185,8 @@ class FeedStore(Tables):
 
     COMPONENT = "feeds"
     MIGRATIONS: ClassVar[Mapping[str, Sequence[str]]] = {
-        "sqlite": [_SCHEMA, _CLAIMS],
-        "postgresql": [_SCHEMA.replace("INTEGER PRIMARY KEY", IDENTITY), _CLAIMS],
+        "sqlite": [_SCHEMA, _CLAIMS, _ENTRY_ARTICLES],
+        "postgresql": [_SCHEMA.replace("INTEGER PRIMARY KEY", IDENTITY), _CLAIMS, _ENTRY_ARTICLES],
     }
 
     def add(self, url: str, *, title: str | None = None) -> tuple[Feed, bool]:
@@ -246,14 +248,28 @@ class FeedStore(Tables):
         seen = {row[0] for row in rows}
         return [key for key in dict.fromkeys(keys) if key not in seen]
 
-    def mark_seen(self, feed_id: int, keys: Sequence[str]) -> None:
+    def mark_seen(
+        self, feed_id: int, keys: Sequence[str], *, articles: Mapping[str, int] | None = None
+    ) -> None:
+        """Mark entries seen; ``articles`` names the article each new one was stored as."""
         at = self.clock().isoformat()
+        stored = articles or {}
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT INTO feed_entries (feed_id, key, seen_at) VALUES (?,?,?)"
+                "INSERT INTO feed_entries (feed_id, key, seen_at, article_id) VALUES (?,?,?,?)"
                 " ON CONFLICT DO NOTHING",
-                [(feed_id, key, at) for key in keys],
+                [(feed_id, key, at, stored.get(key)) for key in keys],
             )
+
+    def articles_after(self, feed_id: int, after: int, *, limit: int) -> builtins.list[int]:
+        """The articles a feed's entries became, newer than article ``after``, oldest first."""
+        with self.reading() as conn:
+            rows = conn.execute(
+                "SELECT article_id FROM feed_entries WHERE feed_id = ? AND article_id > ?"
+                " ORDER BY article_id LIMIT ?",
+                (feed_id, after, limit),
+            ).fetchall()
+        return [int(row[0]) for row in rows]
 
     def record_poll(
         self,

@@ -57,6 +57,8 @@ class ArticleStore(Protocol):
         self, *, since: datetime | None = None, source: str | None = None, limit: int = 50
     ) -> list[Article]: ...
     def find(self, ref: str) -> Article | None: ...
+    def ids_after(self, after: int, *, limit: int) -> list[int]: ...
+    def latest_id(self) -> int: ...
     def remove(self, article_id: int) -> None: ...
     def count_articles(self) -> int: ...
     def count_passages(self) -> int: ...
@@ -333,6 +335,19 @@ class SQLStore(Tables):
                 (*params, limit),
             ).fetchall()
         return [_article(row) for row in rows]
+
+    def ids_after(self, after: int, *, limit: int) -> list[int]:
+        """The ids of articles stored after article ``after``, oldest first (ids only grow)."""
+        with self.reading() as conn:
+            rows = conn.execute(
+                "SELECT id FROM articles WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def latest_id(self) -> int:
+        """The id of the newest article stored (0 when there is none)."""
+        with self.reading() as conn:
+            return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()[0])
 
     def find(self, ref: str) -> Article | None:
         """The article with id ``ref``, or at URL ``ref`` (compared canonically)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -128,14 +128,18 @@ class Searcher:
         window: Window | None = None,
         per_article: int = 1,
         query_vector: Vectors | None = None,
+        within: Collection[int] | None = None,
     ) -> list[Hit]:
         """The ``k`` best passages for ``query``, at most ``per_article`` from one article.
 
         With ``now`` set, articles published after it are never returned and a recency prior
-        applies; ``window`` keeps only articles published inside it.
+        applies; ``window`` keeps only articles published inside it; ``within`` keeps only
+        those passages (an alert's new articles).
         """
         qv = self.embed_query(query) if query_vector is None else query_vector
         allowed = self._allowed(window, now)
+        if within is not None:
+            allowed = list(within) if allowed is None else list(set(allowed) & set(within))
         dense = dict(self.vectors.search(qv, self.candidates, allowed=allowed))
         lexical = dict(self.lexical.search(query, self.candidates, allowed=allowed))
         passages = self.store.passages(dense.keys() | lexical.keys())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -92,7 +93,8 @@ class BriefbotProcess:
 
     def send_signal(self, signum: signal.Signals) -> None:
         if self._process.pid is not None:
-            os.kill(self._process.pid, signum)
+            with contextlib.suppress(ProcessLookupError):  # it has already exited
+                os.kill(self._process.pid, signum)
 
     def finish(self, *, timeout: float) -> Ran:
         """Wait for the process to exit and return what it printed."""

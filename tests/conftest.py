@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -72,14 +74,19 @@ _databases = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """A real PostgreSQL 16 with pgvector (the pgserver wheel), started once per session
     without root; yields the URL of its maintenance database."""
     from pgserver.postgres_server import get_server
 
-    server = get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    # Not under pytest's temporary directory: pytest deletes all but its latest three base
+    # directories at start-up, so a second session on the machine would delete the data of
+    # this one's running server.
+    data = Path(tempfile.mkdtemp(prefix="briefbot-pgdata-"))
+    server = get_server(data, cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(data, ignore_errors=True)
 
 
 def new_database(server: str, *, template: str | None = None) -> str:

@@ -24,10 +24,9 @@ from bot.adapters import text as text_commands
 from bot.commands import Commands
 from bot.events import SeenEvents
 from bot.feedback import FeedbackStore
-from bot.rendering.discord import Message, briefing_messages, notice_message, reply_messages
+from bot.rendering.discord import Message, notice_message, reply_messages
 from bot.replies import Caller, Notice, Reply
 from bot.services.ask import Answer
-from bot.services.briefing import Briefing
 from bot.settings import DiscordSettings
 from bot.subscriptions import split_topics
 from bot.timezones import zone_names
@@ -216,11 +215,43 @@ class SlashCommands(Cog):
         data = await attachment.read()
         return await asyncio.to_thread(self.commands.add_file, caller, attachment.filename, data)
 
-    @app_commands.command(description="Follow an RSS or Atom feed")
-    @app_commands.describe(feed_url="e.g. https://example.com/rss.xml")
+    @app_commands.command(description="Follow a feed and post its new entries to a channel")
+    @app_commands.describe(
+        feed_url="A feed or a site that advertises one, e.g. https://example.com/rss.xml",
+        channel="Where to post new entries (default: this channel)",
+        about="Only entries about these words, e.g. climate",
+    )
     @app_commands.default_permissions(manage_guild=True)
-    async def follow(self, interaction: discord.Interaction, feed_url: str) -> None:
-        await self._run(interaction, lambda caller: self.commands.follow(caller, feed_url))
+    async def follow(
+        self,
+        interaction: discord.Interaction,
+        feed_url: str,
+        channel: discord.TextChannel | None = None,
+        about: str | None = None,
+    ) -> None:
+        target = str(channel.id) if channel else None
+        await self._run(
+            interaction,
+            lambda caller: self.commands.follow(
+                caller, feed_url, channel=target, words=about or ""
+            ),
+        )
+
+    @app_commands.command(description="Post each new article about some words in this channel")
+    @app_commands.describe(words="e.g. Valencia floods")
+    @app_commands.default_permissions(manage_guild=True)
+    async def alert(self, interaction: discord.Interaction, words: str) -> None:
+        await self._run(interaction, lambda caller: self.commands.alert(caller, words))
+
+    @app_commands.command(description="This channel's alerts and feeds, with their ids")
+    async def alerts(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, self.commands.alerts)
+
+    @app_commands.command(description="Stop an alert or a feed's posts in this channel")
+    @app_commands.describe(alert="The id /alerts shows")
+    @app_commands.default_permissions(manage_guild=True)
+    async def unalert(self, interaction: discord.Interaction, alert: int) -> None:
+        await self._run(interaction, lambda caller: self.commands.unalert(caller, str(alert)))
 
     @app_commands.command(description="Stop following a feed")
     @app_commands.describe(feed_url="The feed's address, as /feeds lists it")
@@ -386,10 +417,11 @@ class DiscordAdapter:
         synced = await self.tree.sync(guild=guild)
         log.info("synced %d Discord slash commands to server %s", len(synced), guild.id)
 
-    async def post_briefing(self, channel_id: str, briefing: Briefing) -> None:
-        """A scheduled briefing, posted to a channel (or thread) the bot can write in."""
+    async def post(self, channel_id: str, reply: Reply) -> None:
+        """A scheduled briefing or an alert, posted to a channel (or thread) the bot can
+        write in."""
         channel = self.client.get_partial_messageable(int(channel_id))
-        for message in briefing_messages(briefing):
+        for message in reply_messages(reply):
             await channel.send(
                 message["content"], embeds=_embeds(message), allowed_mentions=NO_MENTIONS
             )

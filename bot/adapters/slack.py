@@ -39,7 +39,6 @@ from bot.feedback import FeedbackStore
 from bot.rendering import slack as render
 from bot.replies import Caller, Notice, Reply, is_public
 from bot.services.ask import Answer
-from bot.services.briefing import Briefing
 from bot.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -315,9 +314,9 @@ class SlackAdapter:
 
     # --- delivery and serving ---------------------------------------------------------------
 
-    async def post_briefing(self, channel: str, briefing: Briefing) -> None:
-        """A scheduled briefing, posted to a channel the bot was invited to."""
-        for message in render.briefing_messages(briefing):
+    async def post(self, channel: str, reply: Reply) -> None:
+        """A scheduled briefing or an alert, posted to a channel the bot was invited to."""
+        for message in render.reply_messages(reply, command=self.settings.command):
             await self.client.chat_postMessage(channel=channel, **message)
 
     def web_app(self) -> web.Application:

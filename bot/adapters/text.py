@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import datetime
 
 from bot.commands import PERMISSIONS, Commands, Conversation
 from bot.replies import Caller, Reply, problem
 from bot.subscriptions import SubscriptionError, schedule_words, split_topics
 from retrieval.window import split_period
+
+# A channel as Slack (<#C0123|news>) and Discord (<#123456>) write one in a message.
+_CHANNEL = re.compile(r"<#([A-Za-z0-9]+)(?:\|[^>]*)?>")
+
+
+def channel_and_words(text: str) -> tuple[str | None, str]:
+    """``[#channel] [words…]``: the channel named first, if any, and the words after it."""
+    first, _, rest = text.strip().partition(" ")
+    if match := _CHANNEL.fullmatch(first):
+        return match.group(1), rest.strip()
+    return None, text.strip()
 
 
 def command_name(text: str) -> str:
@@ -80,7 +92,15 @@ def run(
                 return commands.add_url(caller, rest)
             return commands.add_text(caller, text=rest)
         case "follow":
-            return commands.follow(caller, rest)
+            url, _, more = rest.partition(" ")
+            channel, about = channel_and_words(more)
+            return commands.follow(caller, url, channel=channel, words=about)
+        case "alert":
+            return commands.alert(caller, rest)
+        case "alerts":
+            return commands.alerts(caller)
+        case "unalert":
+            return commands.unalert(caller, rest)
         case "unfollow":
             return commands.unfollow(caller, rest)
         case "feeds":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -369,6 +370,21 @@ class AskService:
             quotes=quotes,
             note=f"The top stories from {query.label()}, one key sentence each:",
         )
+
+    def match(self, words: str, article_ids: Sequence[int]) -> Answer:
+        """Which of ``article_ids`` answer ``words``, quoted as an answer quotes, by the same
+        calibrated judgement of relevance: what decides that an alert fires on new articles."""
+        text = validate_question(words, max_chars=self.max_question_chars)
+        store = self.searcher.store
+        passages = [pid for ids in store.passage_ids_of(article_ids).values() for pid in ids]
+        if not passages:
+            return Answer(question=text, note=NOTHING_FOUND)
+        vector = self.searcher.embed_query(text)
+        k = len(article_ids)
+        hits = self.searcher.search(text, k=k, query_vector=vector, within=passages)
+        found = self.evidence.find(text, vector, hits)
+        query = TimeQuery(text)
+        return self.answer(Retrieval(question=text, query=query, vector=vector, found=found), k=k)
 
     def answer(self, found: Retrieval, *, k: int | None = None) -> Answer:
         """The quotes for retrieved evidence: those that answer, or "nothing found"."""

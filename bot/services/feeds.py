@@ -253,6 +253,7 @@ class FeedService:
             source = parsed.title or feed.title or urlsplit(feed.url).hostname
             done: list[str] = []
             articles: list[tuple[str, Article]] = []
+            keys: dict[str, str] = {}  # content hash -> entry key, to record what each became
             for entry in fresh:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -261,6 +262,7 @@ class FeedService:
                 outcome = self._article(entry, source, timeout=remaining)
                 if isinstance(outcome, Article):
                     articles.append((origin, outcome))
+                    keys[outcome.content_hash] = entry.key
                 elif time.monotonic() >= deadline:
                     break  # cut off by the budget, not broken: the next poll tries it again
                 else:
@@ -271,7 +273,12 @@ class FeedService:
             failures = result.report.failures
             result.report = self.ingest.ingest_articles(articles)
             result.report.failures.extend(failures)
-            self.feeds.mark_seen(feed.id, done)
+            stored = {
+                keys[a.content_hash]: a.id
+                for a in result.report.added
+                if a.id is not None and a.content_hash in keys
+            }
+            self.feeds.mark_seen(feed.id, done, articles=stored)
             result.deferred = len(fresh) - len(done)
             if result.deferred:
                 log.info(

@@ -140,7 +140,9 @@ def test_typed_commands_take_options_as_discord_sends_them(make_bot: MakeBot) ->
 def test_the_permission_table_decides_and_refusals_are_private(make_bot: MakeBot) -> None:
     commands = make_bot().commands
     trusted = {name for name, who in PERMISSIONS.items() if who is Who.TRUSTED}
-    assert trusted == {"add", "follow", "unfollow", "subscribe", "unsubscribe", "remove"}
+    assert trusted == {
+        *("add", "follow", "unfollow", "subscribe", "unsubscribe", "remove", "alert", "unalert")
+    }
     for name in PERMISSIONS:
         refusal = commands.refusal(name, MEMBER)
         assert (refusal is not None) == (name in trusted)

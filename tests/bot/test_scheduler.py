@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.replies import Reply
 from bot.scheduler import BriefingScheduler, background, background_thread, every
 from bot.services.briefing import Briefing
 from bot.subscriptions import SubscriptionError, from_words
@@ -252,7 +253,7 @@ def test_a_cycle_stuck_at_shutdown_is_left_behind_after_the_grace(
     posting = threading.Event()
     release = threading.Event()
 
-    def hang(channel: str, briefing: Briefing) -> None:
+    def hang(channel: str, briefing: Reply) -> None:
         posting.set()
         release.wait(10)
 

@@ -459,7 +459,7 @@ def test_the_day_s_briefing_on_request_and_on_schedule(sample_bot: Briefbot) -> 
         for message in messages:
             assert_within_limits(message)
 
-        await adapter.post_briefing("555", briefing)
+        await adapter.post("555", briefing)
         posted = fake.sent("POST", "/channels/")
         assert {c.path for c in posted} == {"/channels/555/messages"}
         assert [c.body["content"] for c in posted] == [m["content"] for m in expected]

@@ -528,7 +528,7 @@ def test_scheduled_briefings(sample_bot: Briefbot, slack: MockSlack) -> None:
     async def scenario() -> None:
         adapter = adapter_for(sample_bot, slack)
         briefing = Briefing(window=Window.last_24h(datetime.now(UTC)))
-        await adapter.post_briefing("C9", briefing)
+        await adapter.post("C9", briefing)
         [message] = slack.posted
         assert message["channel"] == "C9" and message["text"] == briefing.empty_note
 
