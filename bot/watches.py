@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.replies import Notice, Reply, format_date
-from bot.services.ask import AskService
-from corpus.database import IDENTITY, Tables
+from bot.services.ask import AskService, QuestionError, validate_question
+from corpus.database import IDENTITY, Row, Tables
 from corpus.errors import BriefbotError
 from corpus.feeds import FeedStore
 from corpus.model import Article
@@ -150,16 +150,15 @@ class WatchStore(Tables):
             )
 
 
-def _watch(row: Mapping[str, object]) -> Watch:
-    feed_id = row["feed_id"]
+def _watch(row: Row) -> Watch:
     return Watch(
-        id=int(str(row["id"])),
-        platform=str(row["platform"]),
-        channel=str(row["channel"]),
-        words=str(row["words"]),
-        feed_id=int(str(feed_id)) if feed_id is not None else None,
-        feed=str(row["feed"]) if row["feed"] is not None else None,
-        after=int(str(row["after_article"])),
+        id=int(row["id"]),
+        platform=row["platform"],
+        channel=row["channel"],
+        words=row["words"],
+        feed_id=int(row["feed_id"]) if row["feed_id"] is not None else None,
+        feed=row["feed"],
+        after=int(row["after_article"]),
     )
 
 
@@ -206,6 +205,10 @@ class WatchService:
         """Watch every article stored from now on for ``words``."""
         if not words.strip():
             raise WatchError("Say what to watch for, e.g. alert floods in Valencia")
+        try:
+            words = validate_question(words, max_chars=self.ask.max_question_chars)
+        except QuestionError as exc:
+            raise WatchError(str(exc)) from None
         return self.store.add(
             platform,
             channel,
@@ -228,8 +231,12 @@ class WatchService:
         posted = 0
         for watch in self.store.all():
             post = posters.get(watch.platform)
-            if post is not None:
+            if post is None:
+                continue
+            try:
                 posted += self._run(watch, post)
+            except Exception:  # one watch's failure must not hold up the others
+                log.exception("%s in %s failed", watch.label, watch.channel)
         return posted
 
     def _run(self, watch: Watch, post: Poster) -> int:

@@ -170,3 +170,20 @@ def test_a_feed_followed_in_a_channel_posts_each_new_entry_there_once(
     assert restarted.commands.alerts(ADMIN).lines[0].startswith("No alerts or feeds post here")
     other = Briefbot(isolated_settings(data_dir=tmp_path / "elsewhere", load_samples=False))
     assert other.watch_service.store.all() == []
+
+
+def test_unaskable_alert_words_are_refused_and_a_failing_watch_never_stops_the_others(
+    make_bot: MakeBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = make_bot()
+    assert bot.commands.alert(ADMIN, "   ").problem
+    too_long = bot.commands.alert(ADMIN, "flood " * 1000)
+    assert too_long.problem and "too long" in too_long.text
+    # A watch whose words can no longer be asked (say, stored before a lower limit), first.
+    bot.watches.add("slack", "C2", words="flood " * 1000, feed_id=None, after=0)
+    bot.commands.alert(ADMIN, "Harrowby flood")
+    add(bot, FLOOD)
+    sent: list[str] = []
+    assert bot.watch_service.run_once({"slack": lambda channel, _: sent.append(channel)}) == 1
+    assert sent == ["C1"]
+    assert "alert 1: news about" in caplog.text
