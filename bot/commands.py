@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from bot.channels import ChannelSources, SourcesError, listing, pick
 from bot.conversations import ConversationStore
 from bot.metrics import Metrics
 from bot.replies import (
@@ -52,6 +53,8 @@ class Who(Enum):
     ANYONE = "anyone"
     TRUSTED = "trusted"
     """Commands that change what the bot knows or posts."""
+    TRUSTED_TO_CHANGE = "trusted to change"
+    """Anyone may look; arguments change a setting, which only trusted callers may do."""
 
 
 PERMISSIONS: Mapping[str, Who] = {
@@ -71,6 +74,7 @@ PERMISSIONS: Mapping[str, Who] = {
     "alert": Who.TRUSTED,
     "unalert": Who.TRUSTED,
     "alerts": Who.ANYONE,
+    "sources": Who.TRUSTED_TO_CHANGE,
     "help": Who.ANYONE,
 }
 """The one table of who may run what; adapters consult it before any work, and so do the
@@ -103,12 +107,18 @@ USAGES = (
     Usage("unalert", "<id>", "stop an alert or a channel's feed posts", "3"),
     Usage("articles", "[source]", "the newest articles, with their ids", "TASS"),
     Usage("remove", "<article id | url>", "delete an article from the store", "42"),
+    Usage(
+        "sources",
+        "[names, … | all]",
+        "show, or choose, the only sources answers and briefings here quote",
+        "BBC News, TASS",
+    ),
     Usage("help", "", "this list"),
 )
 
 REFUSAL = (
-    "Sorry — only briefbot admins can add articles, follow feeds or schedule briefings. "
-    "Ask one of them to do it for you."
+    "Sorry — only briefbot admins can add articles, follow feeds, schedule briefings or choose"
+    " sources. Ask one of them to do it for you."
 )
 
 
@@ -164,6 +174,7 @@ class Commands:
         watch_service: WatchService,
         subscriptions: SubscriptionStore,
         conversations: ConversationStore,
+        channel_sources: ChannelSources,
         defaults: BriefingDefaults,
         clock: Clock,
         metrics: Metrics | None = None,
@@ -175,13 +186,17 @@ class Commands:
         self.feed_service = feed_service
         self.watch_service = watch_service
         self.subscription_store = subscriptions
+        self.channel_sources = channel_sources
         self.defaults = defaults
         self.clock = clock
         self.metrics = metrics or Metrics()
 
-    def refusal(self, command: str, caller: Caller) -> Notice | None:
-        """The private refusal when ``caller`` may not run ``command``, else nothing."""
-        if PERMISSIONS.get(command, Who.ANYONE) is Who.TRUSTED and not caller.trusted:
+    def refusal(self, command: str, caller: Caller, arguments: str = "") -> Notice | None:
+        """The private refusal when ``caller`` may not run ``command`` with ``arguments``,
+        else nothing."""
+        who = PERMISSIONS.get(command, Who.ANYONE)
+        changes = who is Who.TRUSTED or (who is Who.TRUSTED_TO_CHANGE and bool(arguments.strip()))
+        if changes and not caller.trusted:
             return Notice((REFUSAL,), problem=True)
         return None
 
@@ -197,22 +212,32 @@ class Commands:
         self,
         question: str,
         *,
+        caller: Caller | None = None,
         now: datetime | None = None,
         conversation: Conversation | None = None,
     ) -> Answer | Notice:
-        """Answer a question; within a ``conversation`` (a thread, a reply chain, a terminal
-        session) a follow-up is read against the question before it."""
+        """Answer a question from the sources of the ``caller``'s channel; within a
+        ``conversation`` (a thread, a reply chain, a terminal session) a follow-up is read
+        against the question before it."""
         previous = self.conversations.last(*conversation) if conversation else None
+        sources = self._sources(caller)
         started = time.perf_counter()
         try:
-            answer = self.ask_service.ask(question, now=now, previous=previous)
+            answer = self.ask_service.ask(question, now=now, previous=previous, sources=sources)
         except QuestionError as exc:
             self.metrics.asked(None, seconds=time.perf_counter() - started)
             return problem(str(exc))
         self.metrics.asked(answer, seconds=time.perf_counter() - started)
+        if sources and not answer.found:
+            only = f"This channel quotes only {', '.join(sources)} (sources all lifts that)."
+            answer = replace(answer, note=" ".join(filter(None, [answer.note, only])))
         if conversation is not None:
             self.remember(conversation, answer)
         return answer
+
+    def _sources(self, caller: Caller | None) -> tuple[str, ...]:
+        """The sources the caller's channel reads; empty for every source."""
+        return self.channel_sources.of(caller.platform, caller.channel) if caller else ()
 
     def remember(self, conversation: Conversation, reply: object) -> None:
         """Make ``reply``, if it is an answer that quoted something, the one a follow-up in
@@ -238,16 +263,19 @@ class Commands:
         window = period(day or "today", today=today, tz=zone)
         if window is None:
             window, topics = Window.day(today, zone), [day or "", *topics]
-        briefing = self.briefing_service.brief(window, topics=topics, limit=self.defaults.stories)
+        briefing = self.briefing_service.brief(
+            window, topics=topics, limit=self.defaults.stories, sources=self._sources(caller)
+        )
         return with_latest(briefing, self.briefing_service.store, retry="briefing")
 
-    def story(self, words: str) -> Briefing | Notice:
-        """The timeline of the story ``words`` name, or why there is none."""
+    def story(self, words: str, *, caller: Caller | None = None) -> Briefing | Notice:
+        """The timeline of the story ``words`` name, from the sources of the ``caller``'s
+        channel, or why there is none."""
         try:
             words = validate_question(words, max_chars=self.ask_service.max_question_chars)
         except QuestionError:
             return problem("Say which story, in a few words: story London bombings")
-        timeline = self.briefing_service.timeline(words)
+        timeline = self.briefing_service.timeline(words, sources=self._sources(caller))
         if timeline is None:
             return problem(f"I couldn't find a story about “{words}”.")
         return timeline
@@ -288,6 +316,32 @@ class Commands:
         if not self.subscription_store.unsubscribe(caller.platform, caller.channel):
             return problem("This channel has no scheduled briefing.")
         return _changed(("Stopped the scheduled briefings in this channel.",))
+
+    def sources(self, caller: Caller, names: str = "") -> Notice:
+        """Without ``names``, which sources the channel reads; with them (admins only), the
+        only sources its answers and briefings quote from now on; "all" lifts the limit."""
+        names = names.strip()
+        if not names:
+            chosen = self._sources(caller)
+            if chosen:
+                return Notice(
+                    (f"This channel quotes only {', '.join(chosen)}. sources all lifts that.",)
+                )
+            known = self.briefing_service.store.sources()
+            every = f": {listing(known)}" if known else ""
+            return Notice((f"This channel quotes every source{every}.",))
+        if refusal := self.refusal("sources", caller, names):
+            return refusal
+        if names.lower() == "all":
+            if not self.channel_sources.reset(caller.platform, caller.channel):
+                return Notice(("This channel already quotes every source.",))
+            return _changed(("This channel quotes every source again.",))
+        try:
+            chosen = tuple(pick(names, self.briefing_service.store.sources()))
+        except SourcesError as exc:
+            return problem(str(exc))
+        self.channel_sources.choose(caller.platform, caller.channel, chosen, by=caller.user)
+        return _changed((f"Answers and briefings here now quote only {', '.join(chosen)}.",))
 
     def subscriptions(self, caller: Caller, *, now: datetime | None = None) -> Notice:
         sub = self.subscription_store.get(caller.platform, caller.channel)

@@ -26,6 +26,7 @@ TABLES: Sequence[tuple[str, str]] = (
     ("votes", "answer_id, user_id"),
     ("watches", "id"),
     ("watch_posts", "watch_id, article_id"),
+    ("channel_sources", "platform, channel, source"),
 )
 _IDENTITIES = ("articles", "passages", "embedding_models", "feeds", "watches")
 _BATCH = 2000

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
+from bot.channels import ChannelSources
 from bot.metrics import Metrics
 from bot.services.briefing import Briefing, BriefingService
 from bot.services.feeds import FeedService, PollResult
@@ -184,6 +185,7 @@ class BriefingScheduler:
         subscriptions: SubscriptionStore,
         briefing: BriefingService,
         *,
+        sources: ChannelSources,
         senders: Mapping[str, Sender],
         catch_up: timedelta,
         skip_empty: bool,
@@ -193,6 +195,7 @@ class BriefingScheduler:
     ) -> None:
         self.subscriptions = subscriptions
         self.briefing = briefing
+        self.sources = sources
         self.senders = senders
         self.catch_up = catch_up
         self.skip_empty = skip_empty
@@ -240,7 +243,11 @@ class BriefingScheduler:
         )
         channel = (sub.platform, sub.channel)
         briefing = self.briefing.brief(
-            window, topics=sub.topics, limit=self.stories, channel=channel
+            window,
+            topics=sub.topics,
+            limit=self.stories,
+            channel=channel,
+            sources=self.sources.of(*channel),
         )
         posted = bool(briefing.stories) or not self.skip_empty
         if posted:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from bot.channels import ChannelSources
 from bot.commands import BriefingDefaults, Commands
 from bot.conversations import ConversationStore
 from bot.events import SeenEvents
@@ -277,6 +278,7 @@ class Briefbot:
             self.deliveries,
             self.feedback,
             self.watches,
+            self.channel_sources,
         ]
 
     @cached_property
@@ -326,6 +328,7 @@ class Briefbot:
             watch_service=self.watch_service,
             subscriptions=self.subscriptions,
             conversations=self.conversations,
+            channel_sources=self.channel_sources,
             defaults=BriefingDefaults(
                 timezone=ZoneInfo(self.settings.briefing.timezone),
                 stories=self.settings.briefing.stories,
@@ -361,12 +364,17 @@ class Briefbot:
     def subscriptions(self) -> SubscriptionStore:
         return SubscriptionStore(self.database, clock=self.clock)
 
+    @cached_property
+    def channel_sources(self) -> ChannelSources:
+        return ChannelSources(self.database, clock=self.clock)
+
     def scheduler(self, *, senders: Mapping[str, Sender]) -> BriefingScheduler:
         """Scheduled briefings, posted through ``senders`` (one per platform that is running)."""
         cfg = self.settings.briefing
         return BriefingScheduler(
             self.subscriptions,
             self.briefing_service,
+            sources=self.channel_sources,
             senders=senders,
             catch_up=timedelta(hours=cfg.catch_up_hours),
             skip_empty=cfg.skip_empty,

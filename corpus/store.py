@@ -4,7 +4,7 @@ a SQLite file by default, or in PostgreSQL (``corpus.postgres``)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,10 +49,18 @@ class ArticleStore(Protocol):
     def passage_ids_of(self, article_ids: Iterable[int]) -> dict[int, list[int]]: ...
     def iter_passages(self, *, batch_size: int = 512) -> Iterator[list[Passage]]: ...
     def passage_ids_published(
-        self, *, after: datetime | None, before: datetime | None, include_undated: bool = False
+        self,
+        *,
+        after: datetime | None,
+        before: datetime | None,
+        include_undated: bool = False,
+        sources: Collection[str] = (),
     ) -> list[int]: ...
     def latest_published(self, *, before: datetime | None = None) -> datetime | None: ...
-    def published_between(self, start: datetime, end: datetime) -> list[Article]: ...
+    def published_between(
+        self, start: datetime, end: datetime, *, sources: Collection[str] = ()
+    ) -> list[Article]: ...
+    def sources(self) -> dict[str, int]: ...
     def recent(
         self, *, since: datetime | None = None, source: str | None = None, limit: int = 50
     ) -> list[Article]: ...
@@ -290,30 +298,57 @@ class SQLStore(Tables):
             last = batch[-1].id
             yield batch
 
+    def _from_sources(self, sources: Collection[str], column: str) -> tuple[str, list[object]]:
+        """The condition that keeps only articles from ``sources`` (any case), and its one
+        parameter; nothing when every source is wanted."""
+        if not sources:
+            return "", []
+        names = self.db.values(name.lower() for name in sources)
+        return f" AND {self.db.any_of(f'LOWER({column})')}", [names]
+
     def passage_ids_published(
-        self, *, after: datetime | None, before: datetime | None, include_undated: bool = False
+        self,
+        *,
+        after: datetime | None,
+        before: datetime | None,
+        include_undated: bool = False,
+        sources: Collection[str] = (),
     ) -> list[int]:
-        """Passages of articles published in [after, before), plus undated ones if asked."""
+        """Passages of articles published in [after, before), plus undated ones if asked,
+        from ``sources`` only when given."""
         low = after.timestamp() if after else float("-inf")
         high = before.timestamp() if before else float("inf")
+        only, names = self._from_sources(sources, "a.source")
         with self.reading() as conn:
             rows = conn.execute(
                 "SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id"
-                " WHERE (a.published_ts >= ? AND a.published_ts < ?)"
-                " OR (? AND a.published_ts IS NULL)",
-                (low, high, include_undated),
+                " WHERE ((a.published_ts >= ? AND a.published_ts < ?)"
+                f" OR (? AND a.published_ts IS NULL)){only}",
+                (low, high, include_undated, *names),
             ).fetchall()
         return [row[0] for row in rows]
 
-    def published_between(self, start: datetime, end: datetime) -> list[Article]:
-        """Articles published in [start, end), oldest first."""
+    def published_between(
+        self, start: datetime, end: datetime, *, sources: Collection[str] = ()
+    ) -> list[Article]:
+        """Articles published in [start, end), oldest first; from ``sources`` only when given."""
+        only, names = self._from_sources(sources, "source")
         with self.reading() as conn:
             rows = conn.execute(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles"
-                " WHERE published_ts >= ? AND published_ts < ? ORDER BY published_ts, id",
-                (start.timestamp(), end.timestamp()),
+                f" WHERE published_ts >= ? AND published_ts < ?{only} ORDER BY published_ts, id",
+                (start.timestamp(), end.timestamp(), *names),
             ).fetchall()
         return [_article(row) for row in rows]
+
+    def sources(self) -> dict[str, int]:
+        """Every source the articles name, with how many articles each has, largest first."""
+        with self.reading() as conn:
+            rows = conn.execute(
+                "SELECT source, COUNT(*) AS n FROM articles WHERE source IS NOT NULL"
+                " GROUP BY source ORDER BY n DESC, source"
+            ).fetchall()
+        return {str(row[0]): int(row[1]) for row in rows}
 
     def recent(
         self, *, since: datetime | None = None, source: str | None = None, limit: int = 50

@@ -103,8 +103,11 @@ class Searcher:
         vector: Vectors = self.embedder.embed([query])[0]
         return vector
 
-    def _allowed(self, window: Window | None, now: datetime | None) -> list[int] | None:
-        """Passage ids in the window and not after ``now``; ``None`` when nothing is excluded."""
+    def _allowed(
+        self, window: Window | None, now: datetime | None, sources: Collection[str]
+    ) -> list[int] | None:
+        """Passage ids in the window, not after ``now`` and from ``sources`` (when given);
+        ``None`` when nothing is excluded."""
         start = window.start if window else None
         end = window.end if window else None
         if now is not None and (end is None or end > now):
@@ -113,10 +116,10 @@ class Searcher:
             latest = self.store.latest_published()
             if latest is None or latest < end:
                 end = None
-        if start is None and end is None:
+        if start is None and end is None and not sources:
             return None
         return self.store.passage_ids_published(
-            after=start, before=end, include_undated=window is None
+            after=start, before=end, include_undated=window is None, sources=sources
         )
 
     def search(
@@ -129,15 +132,17 @@ class Searcher:
         per_article: int = 1,
         query_vector: Vectors | None = None,
         within: Collection[int] | None = None,
+        sources: Collection[str] = (),
     ) -> list[Hit]:
         """The ``k`` best passages for ``query``, at most ``per_article`` from one article.
 
         With ``now`` set, articles published after it are never returned and a recency prior
         applies; ``window`` keeps only articles published inside it; ``within`` keeps only
-        those passages (an alert's new articles).
+        those passages (an alert's new articles); ``sources`` keeps only articles from those
+        sources (a channel's choice), any case.
         """
         qv = self.embed_query(query) if query_vector is None else query_vector
-        allowed = self._allowed(window, now)
+        allowed = self._allowed(window, now, sources)
         if within is not None:
             allowed = list(within) if allowed is None else list(set(allowed) & set(within))
         dense = dict(self.vectors.search(qv, self.candidates, allowed=allowed))

@@ -114,7 +114,9 @@ class SlashCommands(Cog):
     @app_commands.command(description="Answer a question with quotes from the articles")
     @app_commands.describe(question="e.g. What did Kim Jong Un inspect in Vladivostok?")
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
-        await self._run(interaction, lambda _: self.commands.ask(question), restate=True)
+        await self._run(
+            interaction, lambda caller: self.commands.ask(question, caller=caller), restate=True
+        )
 
     @app_commands.command(description="Today's briefing")
     @app_commands.describe(topic=TOPIC)
@@ -131,7 +133,7 @@ class SlashCommands(Cog):
     @app_commands.command(description="One story's timeline across days")
     @app_commands.describe(words="which story, e.g. London bombings")
     async def story(self, interaction: discord.Interaction, words: str) -> None:
-        await self._run(interaction, lambda _: self.commands.story(words))
+        await self._run(interaction, lambda caller: self.commands.story(words, caller=caller))
 
     async def _briefing(
         self, interaction: discord.Interaction, date: str | None, topic: str | None
@@ -274,6 +276,13 @@ class SlashCommands(Cog):
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
         await self._run(interaction, lambda caller: self.commands.remove(caller, article))
 
+    @app_commands.command(description="Show or choose the only sources quoted in this channel")
+    @app_commands.describe(
+        names="Sources, comma-separated, e.g. BBC News, TASS; all for every source (admins)"
+    )
+    async def sources(self, interaction: discord.Interaction, names: str | None = None) -> None:
+        await self._run(interaction, lambda caller: self.commands.sources(caller, names or ""))
+
     @app_commands.command(name="help", description="What briefbot can do, with examples")
     async def help_(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, lambda _: self.commands.help())
@@ -309,7 +318,8 @@ class SlashCommands(Cog):
         ):
             caller = self._caller(interaction)
             command = interaction.command.name if interaction.command else ""
-            if refusal := self.commands.refusal(command, caller):
+            options = " ".join(str(value) for _, value in interaction.namespace if value)
+            if refusal := self.commands.refusal(command, caller, options):
                 await interaction.response.send_message(
                     notice_message(refusal)["content"], ephemeral=True, allowed_mentions=NO_MENTIONS
                 )
@@ -481,8 +491,14 @@ class DiscordAdapter:
             reply: Reply | None = None
             view = None
             try:
+                caller = Caller(
+                    platform="discord",
+                    channel=str(message.channel.id),
+                    user=str(message.author.id),
+                    trusted=False,  # a mention only asks; changes are slash commands
+                )
                 reply = await asyncio.to_thread(
-                    text_commands.converse, self.commands, text, conversation=conversation
+                    text_commands.converse, self.commands, text, caller, conversation=conversation
                 )
                 messages = reply_messages(reply)
                 view = await self.rating_view(reply, str(message.channel.id))

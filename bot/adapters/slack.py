@@ -170,7 +170,8 @@ class SlackAdapter:
         ):
             caller = self._caller(command["channel_id"], command["user_id"])
             # Refused privately and at once: nothing is fetched, nothing said in the channel.
-            if refusal := self.commands.refusal(name, caller):
+            arguments = text.strip()[len(name) :] if name else ""
+            if refusal := self.commands.refusal(name, caller, arguments):
                 await ack(**render.notice_message(refusal))
                 return
             await ack(text=_WORKING.get(name, "Searching the articles…" if " " in text else ""))
@@ -281,7 +282,7 @@ class SlackAdapter:
             return [await self._add_file(caller, file) for file in files]
         text = from_slack(event.get("text", ""))
         reply = await asyncio.to_thread(
-            text_commands.converse, self.commands, text, conversation=conversation
+            text_commands.converse, self.commands, text, caller, conversation=conversation
         )
         return [reply]
 

@@ -57,16 +57,16 @@ def run(
         case "":
             if len(words) == 1 and (meant := mistyped_command(words[0])):
                 return commands.help(intro=f"Did you mean “{meant}”?")
-            return commands.ask(text, now=now, conversation=conversation)
+            return commands.ask(text, caller=caller, now=now, conversation=conversation)
         case "ask":
-            return commands.ask(rest, now=now, conversation=conversation)
+            return commands.ask(rest, caller=caller, now=now, conversation=conversation)
         case "today":
             return commands.briefing(caller, topics=split_topics(rest.split()), now=now)
         case "briefing":
             day, topics = split_period(rest.split())
             return commands.briefing(caller, day=day, topics=split_topics(topics), now=now)
         case "story":
-            return commands.story(rest)
+            return commands.story(rest, caller=caller)
         case "subscribe":
             if refusal := commands.refusal(name, caller):
                 return refusal
@@ -109,12 +109,15 @@ def run(
             return commands.articles(rest)
         case "remove":
             return commands.remove(caller, rest)
+        case "sources":
+            return commands.sources(caller, rest)
     return commands.help()
 
 
 def converse(
     commands: Commands,
     text: str,
+    caller: Caller,
     *,
     now: datetime | None = None,
     conversation: Conversation | None = None,
@@ -123,4 +126,4 @@ def converse(
     as a follow-up when ``conversation`` had one before it."""
     if text.strip().lower().lstrip("/") in {"", "help"}:
         return commands.help()
-    return commands.ask(text, now=now, conversation=conversation)
+    return commands.ask(text, caller=caller, now=now, conversation=conversation)

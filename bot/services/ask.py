@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -283,31 +283,43 @@ class AskService:
         return self._retrieve(text, query, now=now, k=k)
 
     def _retrieve(
-        self, text: str, query: TimeQuery, *, now: datetime | None, k: int | None
+        self,
+        text: str,
+        query: TimeQuery,
+        *,
+        now: datetime | None,
+        k: int | None,
+        sources: Collection[str] = (),
     ) -> Retrieval:
         """The evidence for ``query``; when it has words no article holds, also for the words
         they are likely misspellings of, keeping whichever finds the better evidence (a word
         the articles lack is as often a real word they don't use as a typo)."""
-        found = self._search(text, query, now=now, k=k)
+        found = self._search(text, query, now=now, k=k, sources=sources)
         if self.spelling is None:
             return found
         corrected, corrections = self.spelling.correct(query.text)
         if not corrections:
             return found
-        retry = self._search(text, replace(query, text=corrected), now=now, k=k)
+        retry = self._search(text, replace(query, text=corrected), now=now, k=k, sources=sources)
         if _best_score(retry) > _best_score(found):
             return replace(retry, corrections=corrections)
         return found
 
     def _search(
-        self, text: str, query: TimeQuery, *, now: datetime | None, k: int | None
+        self,
+        text: str,
+        query: TimeQuery,
+        *,
+        now: datetime | None,
+        k: int | None,
+        sources: Collection[str],
     ) -> Retrieval:
         vector = self.searcher.embed_query(query.text)
         limit = max(k or self.top_k, self.candidate_articles)
 
         def search(window: Window | None) -> Found:
             hits = self.searcher.search(
-                query.text, k=limit, now=now, window=window, query_vector=vector
+                query.text, k=limit, now=now, window=window, query_vector=vector, sources=sources
             )
             return self.evidence.find(query.text, vector, hits)
 
@@ -326,17 +338,21 @@ class AskService:
         now: datetime | None = None,
         k: int | None = None,
         previous: Turn | None = None,
+        sources: Collection[str] = (),
     ) -> Answer:
         """Answer ``question``; ``previous`` is the conversation's last turn, which a follow-up
-        ("what happened next?") is read against."""
+        ("what happened next?") is read against; ``sources``, when given, are the only sources
+        quoted."""
         text, query, now = self._parse(question, now)
         if previous is not None and is_follow_up(text):
             query = resolve(query, previous, now=now)
         elif query.window is not None and self.briefing is not None and asks_for_news(query.text):
             return self._headlines(
-                text, query, self.briefing.brief(query.window, limit=k or _HEADLINES)
+                text,
+                query,
+                self.briefing.brief(query.window, limit=k or _HEADLINES, sources=sources),
             )
-        answer = self.answer(self._retrieve(text, query, now=now, k=k), k=k)
+        answer = self.answer(self._retrieve(text, query, now=now, k=k, sources=sources), k=k)
         return replace(answer, searched=query.text) if query.text != text else answer
 
     def _headlines(self, question: str, query: TimeQuery, briefing: Briefing) -> Answer:

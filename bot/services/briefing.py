@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
@@ -83,6 +83,8 @@ class Briefing:
     window: Window
     stories: list[Story] = field(default_factory=list)
     topics: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    """The only sources it was made from, when its channel chose some."""
     title: str = "News briefing"
     """What the briefing is, for its heading: a story's timeline is one too."""
     latest: datetime | None = None
@@ -94,9 +96,10 @@ class Briefing:
     @property
     def empty_note(self) -> str:
         about = f" about {', '.join(self.topics)}" if self.topics else ""
+        of = f" {', '.join(self.sources)}" if self.sources else ""
         if self.window.label.startswith("since"):
-            return f"No new articles{about} {self.window.label}."
-        note = f"No articles{about} from {self.window.label}."
+            return f"No new{of} articles{about} {self.window.label}."
+        note = f"No{of} articles{about} from {self.window.label}."
         if self.latest is None:
             return note
         day = self.latest.date().isoformat()
@@ -202,17 +205,20 @@ class BriefingService:
         topics: Sequence[str] = (),
         limit: int = 8,
         channel: tuple[str, str] | None = None,
+        sources: Collection[str] = (),
     ) -> Briefing:
         """The window's stories, best first, each linked to the articles of the ``thread_days``
         before it that it continues; with ``channel``, stories it already saw are left out
-        unless they gained articles."""
-        articles, meaning = self._embedded(self.store.published_between(window.start, window.end))
+        unless they gained articles; with ``sources``, only their articles count."""
+        articles, meaning = self._embedded(
+            self.store.published_between(window.start, window.end, sources=sources)
+        )
         topics = tuple(t.strip() for t in topics if t.strip())
         if not articles:
-            return Briefing(window=window, topics=topics)
+            return Briefing(window=window, topics=topics, sources=tuple(sources))
         before = window.start - timedelta(days=self.thread_days)
         earlier, earlier_meaning = self._embedded(
-            self.store.published_between(before, window.start)
+            self.store.published_between(before, window.start, sources=sources)
         )
         everyone = articles + earlier
         rarity = self._rarity()
@@ -260,19 +266,26 @@ class BriefingService:
             )
             ranked.append((rank, story))
         ranked.sort(key=lambda pair: pair[0], reverse=True)
-        return Briefing(window=window, stories=[s for _, s in ranked[:limit]], topics=topics)
+        return Briefing(
+            window=window,
+            stories=[s for _, s in ranked[:limit]],
+            topics=topics,
+            sources=tuple(sources),
+        )
 
-    def timeline(self, words: str, *, limit: int = 20) -> Briefing | None:
+    def timeline(
+        self, words: str, *, limit: int = 20, sources: Collection[str] = ()
+    ) -> Briefing | None:
         """One story's articles in the order they were published, across days, each with its one
         most telling sentence: the story of the article that best matches ``words``, grouped
-        by the same rule as a briefing's stories, among the articles that match them (None
-        when none does).
+        by the same rule as a briefing's stories, among the articles (from ``sources``, when
+        given) that match them (None when none does).
 
         Each article is an entry (a one-source story) so every platform renders it as it
         renders a briefing."""
         if not self.lexical.search(words, 1):
             return None  # a story is named by its words: no article holds any of them
-        hits = self.searcher.search(words, k=_TIMELINE_CANDIDATES)
+        hits = self.searcher.search(words, k=_TIMELINE_CANDIDATES, sources=sources)
         candidates, meaning = self._embedded(list({h.article.id: h.article for h in hits}.values()))
         if not candidates:
             return None

@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import psycopg
+import pytest
 
+from bot.migration import TABLES
 from corpus.samples import SAMPLES_DIR
 from tests.articles import KIM, LONDON
 from tests.cli_harness import briefbot, one_line_error, store_counts
+from tests.conftest import MakeBot
 
 TASS = SAMPLES_DIR / "tass-2023-09-19-russia-dprk-cooperation.md"
 
@@ -79,3 +82,15 @@ def test_an_unreachable_database_is_one_line() -> None:
     line = one_line_error(result)
     assert "PostgreSQL at postgresql://briefbot:***@127.0.0.1:9/briefbot" in line
     assert "hunter2" not in result.stderr
+
+
+@pytest.mark.sqlite_only
+def test_migrate_copies_every_table_a_store_keeps(make_bot: MakeBot) -> None:
+    """A new store's table must be added to ``migrate``'s list, or moving loses its rows."""
+    bot = make_bot()
+    bot.open_tables()
+    with bot.store.reading() as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    # Bookkeeping of one database, and which events were handled (worth nothing elsewhere).
+    local = {"schema_migrations", "id_floors", "seen_events"}
+    assert {row[0] for row in rows} - local == {table for table, _ in TABLES}

@@ -65,6 +65,7 @@ def test_a_scheduled_briefing_is_delivered_once_a_day(make_bot: MakeBot) -> None
         return BriefingScheduler(
             bot.subscriptions,
             bot.briefing_service,
+            sources=bot.channel_sources,
             senders={"slack": lambda channel, b: sent.append((channel, b))},
             catch_up=timedelta(hours=6),
             skip_empty=True,
@@ -119,6 +120,7 @@ def test_a_channel_that_cannot_be_posted_to_holds_up_no_other(
     scheduler = BriefingScheduler(
         bot.subscriptions,
         bot.briefing_service,
+        sources=bot.channel_sources,
         senders={"slack": send},
         catch_up=timedelta(hours=6),
         skip_empty=True,
@@ -144,6 +146,7 @@ def test_a_scheduled_briefing_with_nothing_new_is_skipped_for_the_day(
         return BriefingScheduler(
             bot.subscriptions,
             bot.briefing_service,
+            sources=bot.channel_sources,
             senders={"slack": lambda _, b: sent.append(b)},
             catch_up=timedelta(hours=6),
             skip_empty=skip_empty,
