@@ -34,6 +34,9 @@ For each backend and size it prints:
   is eight consecutive words of a random passage; a stand-in embedder gives it that passage's
   stored vector plus noise (cosine 0.8). Before that, on other queries, each index call of an
   open search is timed on its own: dense search, keyword search, the candidates' density;
+- **after an ingest**, open searches of questions already asked, each right after one article
+  (4 passages) is written, and that write's time: a running bot that polls feeds answers
+  between ingests, so nothing an ingest leaves valid may be recomputed;
 - **recall** of the dense index against exact search: HNSW (``PgVectorIndex.search``) against a
   sequential scan ordered by distance, at k=10 and at the ``candidates`` that search asks for.
   FAISS's flat index is exact: 1.0;
@@ -260,24 +263,29 @@ class QueryEmbedder:
         return vectors
 
 
-def load(bot: Briefbot, batches: Iterable[list[Draft]], *, total: int, label: str) -> float:
-    """Write the articles through the store's write path; passages per second of writing."""
+def write(bot: Briefbot, batch: Sequence[Draft]) -> float:
+    """Write articles in one transaction through the store's write path; the seconds taken."""
     store, vectors, lexical = bot.store, bot.vectors, bot.lexical
+    started = time.perf_counter()
+    added: list[tuple[list[int], Vectors]] = []
+    with store.transaction():
+        for draft in batch:
+            stored, passages = store.add(draft.article, draft.spans)
+            ids = [p.id for p in passages]
+            store.put_vectors(vectors.model_id, ids, draft.vectors)
+            lexical.add([(p.id, stored.title, p.text) for p in passages])
+            added.append((ids, draft.vectors))
+    for ids, written in added:
+        vectors.add(ids, written)
+    return time.perf_counter() - started
+
+
+def load(bot: Briefbot, batches: Iterable[list[Draft]], *, total: int, label: str) -> float:
+    """Write the articles batch by batch; passages per second of writing."""
     done, reported, seconds = 0, 0, 0.0
     for batch in batches:
-        started = time.perf_counter()
-        added: list[tuple[list[int], Vectors]] = []
-        with store.transaction():
-            for draft in batch:
-                stored, passages = store.add(draft.article, draft.spans)
-                ids = [p.id for p in passages]
-                store.put_vectors(vectors.model_id, ids, draft.vectors)
-                lexical.add([(p.id, stored.title, p.text) for p in passages])
-                added.append((ids, draft.vectors))
-        for ids, written in added:
-            vectors.add(ids, written)
-        seconds += time.perf_counter() - started
-        done += sum(len(ids) for ids, _ in added)
+        seconds += write(bot, batch)
+        done += sum(len(draft.spans) for draft in batch)
         if done - reported >= total / 10 or done == total:
             progress(f"{label}: {done:,}/{total:,} passages, {done / seconds:,.0f}/s")
             reported = done
@@ -364,11 +372,17 @@ class Searches:
     windowed: list[float]
     stages: dict[str, float]
     """Median milliseconds of each index call an open search makes, timed apart."""
+    after_ingest: list[float]
+    """Open searches, each right after one article was added (already-asked questions)."""
+    adds: list[float]
+    """The writes of those articles (store, vectors, keyword index; no embedding)."""
 
 
-def searched(bot: Briefbot, embedder: QueryEmbedder, options: Options) -> Searches:
+def searched(bot: Briefbot, embedder: QueryEmbedder, corpus: Corpus, options: Options) -> Searches:
     """After a warm-up, the index calls of an open search timed one by one, on queries of their
-    own; then the seconds of whole searches, open and within the query's week."""
+    own; then the seconds of whole searches, open and within the query's week; then open
+    searches again, each right after an article of ``corpus`` is added (what a bot that polls
+    feeds sees: nothing it computed may be thrown away by an ingest)."""
     apart = max(5, options.queries // 4)
     queries = make_queries(bot, options.warmup + apart + options.queries, seed=options.seed + 1)
     embedder.expect(queries)
@@ -396,7 +410,13 @@ def searched(bot: Briefbot, embedder: QueryEmbedder, options: Options) -> Search
     progress(f"searching {len(timed)} queries, open and in a week")
     opened = search_times(bot.searcher, timed, k=k, windowed=False)
     windowed = search_times(bot.searcher, timed, k=k, windowed=True)
-    return Searches(timed, opened, windowed, stages)
+    progress(f"adding an article before each of {len(timed) // 4} searches")
+    adds: list[float] = []
+    after: list[float] = []
+    for query in timed[: len(timed) // 4]:
+        adds += [write(bot, batch) for batch in corpus.batches(4, batch=4)]
+        after += search_times(bot.searcher, [query], k=k, windowed=False)
+    return Searches(timed, opened, windowed, stages, after, adds)
 
 
 def describe_search(bot: Briefbot, searches: Searches) -> None:
@@ -408,6 +428,13 @@ def describe_search(bot: Briefbot, searches: Searches) -> None:
         f"  search (k={k}, {cfg.candidates} candidates per index), {len(searches.opened)}"
         f" queries: open p50 {open_p50:.1f} ms, p95 {open_p95:.1f} ms;"
         f" in a week p50 {week_p50:.1f} ms, p95 {week_p95:.1f} ms"
+    )
+    after_p50, after_p95 = percentiles(searches.after_ingest)
+    add_p50, add_p95 = percentiles(searches.adds)
+    print(
+        f"  open search right after an article was added ({len(searches.after_ingest)} times):"
+        f" p50 {after_p50:.1f} ms, p95 {after_p95:.1f} ms; the article's write p50"
+        f" {add_p50:.1f} ms, p95 {add_p95:.1f} ms (no embedding)"
     )
     print(
         "  an open search's index calls, p50: "
@@ -447,7 +474,7 @@ def run_sqlite(size: int, options: Options) -> Result:
         live_rate = load(
             bot, corpus.batches(live, batch=options.batch), total=live, label=f"{label} live"
         )
-        searches = searched(bot, embedder, options)
+        searches = searched(bot, embedder, corpus, options)
 
         with bot.store.reading() as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -598,7 +625,7 @@ def run_postgres(size: int, options: Options, server: str) -> Result:
         live_rate = load(
             bot, corpus.batches(live, batch=options.batch), total=live, label=f"{label} live"
         )
-        searches = searched(bot, embedder, options)
+        searches = searched(bot, embedder, corpus, options)
         ks = (10, bot.settings.retrieval.candidates)
         recall = exact_recall(bot, searches.queries, ks=ks)
 

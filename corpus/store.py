@@ -170,13 +170,22 @@ _SQLITE_ID_FLOORS = (
 )
 
 
+# How many articles were ever removed, in one row: PostgreSQL's caches of derived data
+# (``retrieval.pg_indexes``) notice new rows by their ids, and a removal by this count, at once
+# (the server's own statistics of deleted rows lag by up to a second).
+_POSTGRES_REMOVALS = (
+    "CREATE TABLE IF NOT EXISTS removals (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " count BIGINT NOT NULL)"
+)
+
+
 class SQLStore(Tables):
     """Articles, passages and vectors in SQL: a SQLite file or a PostgreSQL database."""
 
     COMPONENT = "articles"
     MIGRATIONS: ClassVar[Mapping[str, Sequence[str]]] = {
         "sqlite": [_SQLITE_SCHEMA, _SQLITE_ID_FLOORS],
-        "postgresql": [_POSTGRES_SCHEMA],
+        "postgresql": [_POSTGRES_SCHEMA, _POSTGRES_REMOVALS],
     }
 
     def _next_id(self, conn: Connection, table: str) -> int | None:
@@ -409,6 +418,11 @@ class SQLStore(Tables):
                         " SET last = MAX(last, excluded.last)",
                         (table,),
                     )
+            else:
+                conn.execute(
+                    "INSERT INTO removals VALUES (1, 1)"
+                    " ON CONFLICT (id) DO UPDATE SET count = removals.count + 1"
+                )
             conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
 
     def latest_published(self, *, before: datetime | None = None) -> datetime | None:

@@ -35,16 +35,18 @@ def _id_array(ids: Collection[int]) -> str:
 
 def _version(conn: Connection, table: str, where: str = "") -> tuple[int, ...]:
     """What changes when ``table`` gains or loses rows: its largest passage id (new passages
-    take larger ids) and the server's counts of rows written to it, which also catch a
-    commit out of id order within about a second. ``data_version`` would not do as a cache key
-    here: on PostgreSQL it moves with every write to the server — each chat message records a
-    conversation turn — so the caches below would never be reused."""
+    take larger ids), how many articles were ever removed (``corpus.store``), and the server's
+    counts of rows written to it, which also catch a commit out of id order within about a
+    second. ``data_version`` would not do as a cache key here: on PostgreSQL it moves with every
+    write to the server — each chat message records a conversation turn — so the caches below
+    would never be reused."""
     row = conn.execute(
         f"SELECT (SELECT MAX(passage_id) FROM {table}{where}),"
+        " (SELECT count FROM removals),"
         " (SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables"
         f" WHERE relid = '{table}'::regclass)"
     ).fetchone()
-    return (int(row[0] or 0), int(row[1] or 0))
+    return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 
 
 class PgVectorIndex:

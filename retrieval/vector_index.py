@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from corpus.store import ArticleStore
+from retrieval.density import DensityCache
 from retrieval.embedding import Vectors
 
 if TYPE_CHECKING:
@@ -84,8 +85,8 @@ class FaissIndex:
         self._known: set[int] = set(faiss.vector_to_array(self._index.id_map).tolist())
         self._unsaved = 0
         self._version: int | None = None
-        # Density depends on every other vector, so any change to the index clears it.
-        self._density: dict[int, float] = {}
+        # Densities asked for, kept exact as vectors come and go (retrieval.density).
+        self._density = DensityCache(dim)
 
     def _empty(self) -> faiss.IndexIDMap2:
         import faiss
@@ -121,14 +122,14 @@ class FaissIndex:
             self._index.add_with_ids(np.ascontiguousarray(vectors[fresh]), keys)
             self._known.update(keys.tolist())
             self._unsaved += len(fresh)
-            self._density.clear()
+            self._density.added(keys.tolist(), vectors[fresh])
 
     def _remove(self, ids: Sequence[int]) -> None:
         with self._lock:
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
             self._known.difference_update(int(i) for i in ids)
             self._unsaved += len(ids)
-            self._density.clear()
+            self._density.removed(ids)
 
     def refresh(self, *, force: bool = False) -> int:
         """Bring the cache up to date with the store; returns how many vectors it loaded.
@@ -174,20 +175,19 @@ class FaissIndex:
     def density(self, ids: Sequence[int], *, k: int) -> dict[int, float]:
         """Mean cosine similarity of each passage to its ``k`` nearest other passages.
 
-        Computed on demand and cached until the index changes, so it is always exact and does
-        not depend on the order in which passages were added.
+        Computed when first asked for and then kept exact as vectors are added and removed
+        (``DensityCache``), so it never depends on the order passages came in, and an ingest
+        costs the next question only the rows the new passages come close to.
         """
         self.refresh()
-        wanted = [i for i in dict.fromkeys(ids) if i not in self._density]
+        with self._lock:
+            wanted = self._density.missing(ids, k=k)
         vectors = self.vectors(wanted) if wanted else None
         with self._lock:
             if vectors is not None and self._index.ntotal > 1:
                 scores, found = self._index.search(vectors, min(k + 1, self._index.ntotal))
-                for key, row_scores, row_ids in zip(wanted, scores, found, strict=True):
-                    pairs = zip(row_scores, row_ids, strict=True)
-                    others = [s for s, j in pairs if j not in (key, -1)]
-                    self._density[key] = float(np.mean(others[:k])) if others else 0.0
-            return {i: self._density.get(i, 0.0) for i in ids}
+                self._density.remember(wanted, vectors, scores, found)
+            return self._density.density(ids)
 
     def indexed(self, ids: Collection[int]) -> set[int]:
         """Which of ``ids`` have a vector (in the cache, or committed to the store)."""
