@@ -114,7 +114,7 @@ def ingest_corpus(bot: Briefbot, dataset: Path) -> None:
     for q in load_questions(dataset):
         passages.setdefault(q.gold, q.day)
     progress(f"ingesting {len(passages)} passages into {bot.settings.data_dir} (minutes)")
-    use_threads(os.cpu_count() or 1)
+    use_threads(os.cpu_count() or 1, backend="torch")
     started = time.perf_counter()
     report = bot.ingest_service.ingest_articles(
         [
@@ -326,11 +326,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         ingest_corpus(bot, args.dataset)
     threads = bot.settings.embedding.threads or 1  # what Briefbot.embedder sets for serving
     bot.prepare()
-    use_threads(threads)
+    use_threads(threads, backend="torch")  # torch too: the bare peer runs on it
     embedder = bot.embedder
-    if not isinstance(embedder, SentenceTransformerEmbedder):
-        sys.exit(f"the configured embedder is not sentence-transformers: {embedder!r}")
-    model = embedder._model  # the very SentenceTransformer object the bot embeds with
+    # The bare peer is sentence-transformers on PyTorch: the bot's own model object when the bot
+    # runs the torch backend, else that model loaded beside it.
+    torch_embedder = (
+        embedder
+        if isinstance(embedder, SentenceTransformerEmbedder)
+        else SentenceTransformerEmbedder(bot.settings.embedding.model)
+    )
+    model = torch_embedder._model
 
     # The bare peer's index: every stored passage vector of this model, exact inner product.
     model_id = bot.store.model_id(embedder.name, embedder.dim)
@@ -385,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         methods[TXTAI] = peer
         note = "txtai hybrid: Embeddings(hybrid=True), same model files, k=10"
-    use_threads(threads)  # txtai, if it ran, may have changed torch's threads
+    use_threads(threads, backend="torch")  # txtai, if it ran, may have changed torch's threads
 
     progress(f"warming up on {len(warmup)} questions")
     for q in warmup:

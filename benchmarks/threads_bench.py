@@ -63,22 +63,33 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = args.data_dir or Path(scratch)
-        bot = Briefbot(load_settings(_env_file=None, data_dir=data_dir, load_samples=False))
-        if not bot.store.count_articles():
-            bot.ingest_service.ingest_paths([SAMPLES_DIR])
-        texts = [p.text for batch in bot.store.iter_passages() for p in batch][: args.passages]
-        bot.ask_service.ask(QUESTIONS[0])  # warm: model, indexes, caches
+        settings = load_settings(_env_file=None, data_dir=data_dir, load_samples=False)
+        # One bot per thread count: the onnx backend fixes its threads when its session opens.
+        bots = {
+            n: Briefbot(
+                settings.model_copy(
+                    update={"embedding": settings.embedding.model_copy(update={"threads": n})}
+                )
+            )
+            for n in args.threads
+        }
+        first = bots[args.threads[0]]
+        if not first.store.count_articles():
+            first.ingest_service.ingest_paths([SAMPLES_DIR])
+        texts = [p.text for batch in first.store.iter_passages() for p in batch][: args.passages]
+        for bot in bots.values():
+            bot.ask_service.ask(QUESTIONS[0])  # warm: model, indexes, caches
 
         embed: dict[int, list[float]] = {n: [] for n in args.threads}
         answer: dict[int, list[float]] = {n: [] for n in args.threads}
         bulk: dict[int, list[float]] = {n: [] for n in args.threads}
         for _ in range(args.rounds):
             for n in args.threads:
-                use_threads(n)
+                use_threads(n, backend=settings.embedding.backend)
                 for question in QUESTIONS:
-                    embed[n].append(timed(lambda q=question: bot.embedder.embed([q])))  # type: ignore[misc]
-                    answer[n].append(timed(lambda q=question: bot.ask_service.ask(q)))  # type: ignore[misc]
-                bulk[n].append(len(texts) / timed(lambda: bot.embedder.embed(texts)))
+                    embed[n].append(timed(lambda q=question, b=bots[n]: b.embedder.embed([q])))  # type: ignore[misc]
+                    answer[n].append(timed(lambda q=question, b=bots[n]: b.ask_service.ask(q)))  # type: ignore[misc]
+                bulk[n].append(len(texts) / timed(lambda b=bots[n]: b.embedder.embed(texts)))  # type: ignore[misc]
 
     print(
         f"CPUs: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f};"

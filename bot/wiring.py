@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cache, cached_property, partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -21,7 +22,7 @@ from bot.services.ask import AskService, Relevance
 from bot.services.briefing import BriefingService, DeliveryLog
 from bot.services.feeds import FeedService, PollResult
 from bot.services.ingest import IngestReport, IngestService
-from bot.settings import Settings, SettingsError
+from bot.settings import EmbeddingSettings, Settings, SettingsError
 from bot.subscriptions import SubscriptionStore
 from bot.watches import Poster, WatchService, WatchStore
 from corpus.database import Database, StoreError, Tables
@@ -35,6 +36,7 @@ from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.evidence import EvidenceFinder, EvidenceWeights
 from retrieval.indexing import Indexer, Progress
 from retrieval.lexical import FTS5Index, LexicalIndex
+from retrieval.onnx_embedding import ExportError, OnnxEmbedder
 from retrieval.search import Fusion, Searcher
 from retrieval.spelling import SpellingCorrector
 from retrieval.vector_index import FaissIndex, VectorIndex, snapshot_path
@@ -52,22 +54,54 @@ _LEGACY_INDEX_FILES = (
 C = TypeVar("C", bound=Commands)
 
 
-@cache
-def load_embedder(model: str, *, device: str, batch_size: int) -> Embedder:
+_embedders: dict[EmbeddingSettings, Embedder] = {}
+_loading = threading.Lock()
+
+
+def load_embedder(settings: EmbeddingSettings, *, cache: Path) -> Embedder:
     """One loaded model per configuration and process, however many Briefbots the process
-    builds (commands run in-process, tests): loading takes seconds and ~100 MB each time."""
-    check_device(device)
-    return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
+    builds (commands run in-process, tests): loading takes seconds and ~100 MB each time.
+    The onnx backend's export is kept in ``cache`` (unless the settings name a directory);
+    a process that has the model loaded already uses it whatever the data directory."""
+    with _loading:
+        if settings not in _embedders:
+            _embedders[settings] = _load_embedder(settings, cache=settings.cache_dir or cache)
+        return _embedders[settings]
 
 
-def use_threads(threads: int) -> None:
-    """Set the CPU threads torch and FAISS use (process-wide). One serves questions fastest on
-    a shared machine: ``benchmarks/threads_bench.py`` measures both settings."""
+def _load_embedder(settings: EmbeddingSettings, *, cache: Path) -> Embedder:
+    if settings.backend == "torch":
+        check_device(settings.device)
+        return SentenceTransformerEmbedder(
+            settings.model, device=settings.device, batch_size=settings.batch_size
+        )
+    if settings.device != "cpu":
+        raise SettingsError(
+            f"BRIEFBOT_EMBEDDING__DEVICE={settings.device!r} needs"
+            " BRIEFBOT_EMBEDDING__BACKEND=torch (the onnx backend runs on the CPU)"
+        )
+    try:
+        return OnnxEmbedder(
+            settings.model,
+            cache=cache,
+            batch_size=settings.batch_size,
+            threads=settings.threads or 1,
+        )
+    except ExportError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def use_threads(threads: int, *, backend: str) -> None:
+    """Set the CPU threads FAISS and, for the torch backend, torch use (process-wide; the onnx
+    backend's session takes its own). One serves questions fastest on a shared machine:
+    ``benchmarks/threads_bench.py`` measures both settings."""
     import faiss
-    import torch
 
-    torch.set_num_threads(threads)
     faiss.omp_set_num_threads(threads)
+    if backend == "torch":
+        import torch  # only here: the onnx backend runs without importing it
+
+        torch.set_num_threads(threads)
 
 
 def check_device(device: str) -> None:
@@ -146,8 +180,8 @@ class Briefbot:
     @cached_property
     def embedder(self) -> Embedder:
         cfg = self.settings.embedding
-        use_threads(cfg.threads or 1)
-        return load_embedder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
+        use_threads(cfg.threads or 1, backend=cfg.backend)
+        return load_embedder(cfg, cache=self.settings.data_dir / "models")
 
     @cached_property
     def vectors(self) -> VectorIndex:
@@ -408,7 +442,7 @@ class Briefbot:
             keywords=len(lexical),
             problems=self.store.check() if check else [],
         )
-        model = self.settings.embedding.model
+        model = self.settings.embedding.vector_space
         missing = passages - health.vectors.get(model, 0)
         if missing:
             health.problems.append(

@@ -57,6 +57,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = kept
 
 
+# Where the session's model export is (see ``embedder``): the one BRIEFBOT_* variable kept.
+MODELS_VARIABLE = "BRIEFBOT_EMBEDDING__CACHE_DIR"
+
+
 def isolated_settings(**overrides: object) -> Settings:
     """Settings from the arguments and defaults only: never a developer's .env file."""
     return load_settings(_env_file=None, **overrides)
@@ -66,7 +70,7 @@ def isolated_settings(**overrides: object) -> Settings:
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's BRIEFBOT_* variables must not change what the tests see."""
     for name in list(os.environ):
-        if name.startswith("BRIEFBOT_"):
+        if name.startswith("BRIEFBOT_") and name != MODELS_VARIABLE:
             monkeypatch.delenv(name)
 
 
@@ -161,10 +165,13 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """The model that ``briefbot`` commands run in-process load too (one per process)."""
-    defaults = EmbeddingSettings()
-    return load_embedder(defaults.model, device=defaults.device, batch_size=defaults.batch_size)
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """The model that ``briefbot`` commands run in-process load too (one per process). Its
+    ONNX export is made once per session: every process a test starts finds it through
+    ``MODELS_VARIABLE``, as a deployment finds it beside its store."""
+    models = tmp_path_factory.mktemp("models")
+    os.environ[MODELS_VARIABLE] = str(models)
+    return load_embedder(EmbeddingSettings(cache_dir=models), cache=models)
 
 
 @pytest.fixture

@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import DEFAULT_MODEL
 from bot.timezones import UnknownTimezoneError, find_timezone
 from corpus.feeds import FeedStore
 from corpus.model import canonical_url
+from retrieval.embedding import Embedder
 from retrieval.terms import STOP_WORDS
 from tests.cli_harness import NEUTRAL_DIR, briefbot, one_line_error
+from tests.conftest import MODELS_VARIABLE
 
 # What loading the model, FAISS or scikit-learn would leave behind; bot.wiring shows that the
 # child did run the command's code.
@@ -168,22 +171,42 @@ def torch_threads() -> Iterator[None]:
     faiss.omp_set_num_threads(before[1])
 
 
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
 def test_questions_run_on_one_thread_and_ingest_on_every_core(
-    torch_threads: None, tmp_path: Path
+    torch_threads: None, embedder: Embedder, tmp_path: Path, backend: str
 ) -> None:
+    """FAISS's threads, and torch's for the torch backend (the onnx backend's session takes
+    the threads it is made with, as the next test shows)."""
     import faiss
     import torch
 
     article = tmp_path / "mill.txt"
     article.write_text("Mill reopens\nThe old mill in Harrowby reopened on Sunday.", "utf-8")
     data_dir = ["--data-dir", str(tmp_path / "data")]
+    chosen = {"BRIEFBOT_EMBEDDING__BACKEND": backend}
     runs = [
-        (["ingest", str(article), *data_dir], {}, os.cpu_count()),
-        (["ask", "Which mill reopened?", *data_dir], {}, 1),
-        (["ask", "Which mill reopened?", *data_dir], {"BRIEFBOT_EMBEDDING__THREADS": "3"}, 3),
+        (["ingest", str(article), *data_dir], chosen, os.cpu_count()),
+        (["ask", "Which mill reopened?", *data_dir], chosen, 1),
+        (
+            ["ask", "Which mill reopened?", *data_dir],
+            chosen | {"BRIEFBOT_EMBEDDING__THREADS": "3"},
+            3,
+        ),
     ]
     for args, env, threads in runs:
         torch.set_num_threads(5)
         result = briefbot(*args, env=env)
         assert result.returncode == 0, result.stderr
-        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (threads, threads), args
+        assert faiss.omp_get_max_threads() == threads, args
+        if backend == "torch":
+            assert torch.get_num_threads() == threads, args
+
+
+def test_the_onnx_session_runs_on_the_threads_it_is_given(embedder: Embedder) -> None:
+    from retrieval.onnx_embedding import OnnxEmbedder
+
+    models = Path(os.environ[MODELS_VARIABLE])  # the session's export: no second one
+    for threads in (1, 2):
+        embedder = OnnxEmbedder(DEFAULT_MODEL, cache=models, threads=threads)
+        options = embedder._session.get_session_options()
+        assert (options.intra_op_num_threads, options.inter_op_num_threads) == (threads, 1)

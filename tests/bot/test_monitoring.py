@@ -229,10 +229,14 @@ def test_an_unusable_device_stops_start_up_naming_the_setting(sample_data_dir: P
     with pytest.raises(SettingsError, match=r"BRIEFBOT_EMBEDDING__DEVICE='cuda'.*use cpu"):
         check_device("cuda")
     check_device("cpu")
+    on_gpu = {"BRIEFBOT_DATA_DIR": str(sample_data_dir), "BRIEFBOT_EMBEDDING__DEVICE": "cuda"}
+    result = briefbot("ask", "What did Kim inspect?", env=on_gpu)
+    assert (
+        "BRIEFBOT_EMBEDDING__DEVICE='cuda' needs BRIEFBOT_EMBEDDING__BACKEND=torch"
+        in one_line_error(result)
+    )
     result = briefbot(
-        "ask",
-        "What did Kim inspect?",
-        env={"BRIEFBOT_DATA_DIR": str(sample_data_dir), "BRIEFBOT_EMBEDDING__DEVICE": "cuda"},
+        "ask", "What did Kim inspect?", env=on_gpu | {"BRIEFBOT_EMBEDDING__BACKEND": "torch"}
     )
     assert "BRIEFBOT_EMBEDDING__DEVICE='cuda' cannot be used here" in one_line_error(result)
 

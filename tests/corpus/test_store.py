@@ -60,7 +60,7 @@ def test_vectors_are_committed_with_their_passages(make_bot: MakeBot) -> None:
     report = bot.ingest_service.ingest_text(LONG)
     assert report.passages > 1
     health = bot.health(check=True)
-    assert health.vectors == {bot.settings.embedding.model: report.passages}
+    assert health.vectors == {bot.settings.embedding.vector_space: report.passages}
     assert health.keywords == report.passages and health.problems == []
 
 
@@ -74,7 +74,7 @@ def test_missing_vectors_are_embedded_once_and_only_those(make_bot: MakeBot) -> 
         conn.execute("DELETE FROM passage_vectors WHERE passage_id > 1")
     reopened = Briefbot(bot.settings, embedder=bot.embedder)
     assert reopened.health().problems == [
-        f"{total - 1} passages have no vector for {bot.settings.embedding.model};"
+        f"{total - 1} passages have no vector for {bot.settings.embedding.vector_space};"
         " the next start embeds them"
     ]
     assert reopened.prepare() == total - 1
