@@ -55,19 +55,24 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from datetime import time as dtime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
-from retrieval_eval import DATASET, URL, Question, end_of_day, load_questions
+from retrieval_eval import (
+    DATASET,
+    Question,
+    corpus,
+    corpus_articles,
+    end_of_day,
+    load_questions,
+)
 
 from bot.services.ask import Answer
 from bot.settings import load_settings
 from bot.wiring import Briefbot, use_threads
-from corpus.model import Article
 from retrieval.embedding import SentenceTransformerEmbedder, resolve_model
 from retrieval.time_expressions import parse_time
 
@@ -110,27 +115,11 @@ def timed(work: Callable[[], object]) -> float:
 def ingest_corpus(bot: Briefbot, dataset: Path) -> None:
     """The corpus of ``retrieval_eval.py``: every unique evidence passage of the whole dataset,
     an article of its own dated (noon) by its first question, ingested with every core."""
-    passages: dict[str, date] = {}
-    for q in load_questions(dataset):
-        passages.setdefault(q.gold, q.day)
+    passages = corpus(load_questions(dataset))
     progress(f"ingesting {len(passages)} passages into {bot.settings.data_dir} (minutes)")
     use_threads(os.cpu_count() or 1, backend="torch")
     started = time.perf_counter()
-    report = bot.ingest_service.ingest_articles(
-        [
-            (
-                str(i),
-                Article(
-                    title="",
-                    text=text,
-                    url=URL.format(i),
-                    source="RealTime QA",
-                    published_at=datetime.combine(day, dtime(12), tzinfo=UTC),
-                ),
-            )
-            for i, (text, day) in enumerate(passages.items())
-        ]
-    )
+    report = bot.ingest_service.ingest_articles(corpus_articles(passages))
     progress(
         f"ingested {len(report.added)} articles ({len(report.duplicates)} duplicates)"
         f" in {time.perf_counter() - started:.0f} s"

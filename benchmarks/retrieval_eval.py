@@ -70,6 +70,32 @@ def load_questions(root: Path) -> list[Question]:
     return sorted(seen.values(), key=lambda q: (q.day, q.id))
 
 
+def corpus(questions: Sequence[Question]) -> dict[str, date]:
+    """Every unique gold evidence passage, dated by the first question that cites it."""
+    passages: dict[str, date] = {}
+    for q in questions:
+        passages.setdefault(q.gold, q.day)
+    return passages
+
+
+def corpus_articles(passages: dict[str, date]) -> list[tuple[str, Article]]:
+    """The corpus as articles of one passage each, published at noon on their day; the origin
+    of passage ``i`` is ``str(i)`` and its URL ``URL.format(i)``."""
+    return [
+        (
+            str(i),
+            Article(
+                title="",
+                text=text,
+                url=URL.format(i),
+                source="RealTime QA",
+                published_at=datetime.combine(day, dtime(12), tzinfo=UTC),
+            ),
+        )
+        for i, (text, day) in enumerate(passages.items())
+    ]
+
+
 def end_of_day(day: date) -> datetime:
     return datetime.combine(day, dtime(23, 59, 59), tzinfo=UTC)
 
@@ -115,9 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.limit:
         questions = questions[: args.limit]
     # The corpus is every unique passage of the whole dataset, dated by its first question.
-    passages: dict[str, date] = {}
-    for q in everything:
-        passages.setdefault(q.gold, q.day)
+    passages = corpus(everything)
     print(f"{len(questions)} questions ({args.split}), corpus of {len(passages)} passages")
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,21 +149,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         bot = Briefbot(settings)
         bot.prepare()
         started = time.perf_counter()
-        report = bot.ingest_service.ingest_articles(
-            [
-                (
-                    str(i),
-                    Article(
-                        title="",
-                        text=text,
-                        url=URL.format(i),
-                        source="RealTime QA",
-                        published_at=datetime.combine(day, dtime(12), tzinfo=UTC),
-                    ),
-                )
-                for i, (text, day) in enumerate(passages.items())
-            ]
-        )
+        report = bot.ingest_service.ingest_articles(corpus_articles(passages))
         print(
             f"ingested {len(report.added)} passages ({len(report.duplicates)} already stored)"
             f" in {time.perf_counter() - started:.0f} s"

@@ -422,19 +422,19 @@ def searched(bot: Briefbot, embedder: QueryEmbedder, corpus: Corpus, options: Op
 def describe_search(bot: Briefbot, searches: Searches) -> None:
     cfg = bot.settings.retrieval
     k = max(cfg.top_k, cfg.evidence_articles)
-    open_p50, open_p95 = percentiles(searches.opened)
-    week_p50, week_p95 = percentiles(searches.windowed)
+
+    def spread(seconds: Sequence[float]) -> str:
+        p50, p95 = percentiles(seconds)
+        return f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+
     print(
         f"  search (k={k}, {cfg.candidates} candidates per index), {len(searches.opened)}"
-        f" queries: open p50 {open_p50:.1f} ms, p95 {open_p95:.1f} ms;"
-        f" in a week p50 {week_p50:.1f} ms, p95 {week_p95:.1f} ms"
+        f" queries: open {spread(searches.opened)}; in a week {spread(searches.windowed)}"
     )
-    after_p50, after_p95 = percentiles(searches.after_ingest)
-    add_p50, add_p95 = percentiles(searches.adds)
     print(
         f"  open search right after an article was added ({len(searches.after_ingest)} times):"
-        f" p50 {after_p50:.1f} ms, p95 {after_p95:.1f} ms; the article's write p50"
-        f" {add_p50:.1f} ms, p95 {add_p95:.1f} ms (no embedding)"
+        f" {spread(searches.after_ingest)}; the article's write {spread(searches.adds)}"
+        " (no embedding)"
     )
     print(
         "  an open search's index calls, p50: "
