@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -96,6 +98,40 @@ class Found:
     term_weights: dict[str, float]
 
 
+class SentenceVectors:
+    """The vectors of quoted passages' sentences (each with its article's title), by passage.
+
+    A passage's text never changes and its id is never given to another, so the sentences of a
+    story many people ask about are embedded once, not at every answer; the least recently
+    quoted passages make way beyond ``size``.
+    """
+
+    def __init__(self, embedder: Embedder, *, size: int = 2048) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._vectors: OrderedDict[int, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, passages: Sequence[tuple[int, Sequence[str]]]) -> list[Vectors]:
+        """Each ``(passage id, its titled sentences)``'s sentence vectors, in one model call for
+        the passages not seen before."""
+        with self._lock:
+            known = {key: self._vectors[key] for key, _ in passages if key in self._vectors}
+        missing = [(key, texts) for key, texts in passages if key not in known]
+        if missing:
+            embedded = self.embedder.embed([text for _, texts in missing for text in texts])
+            bounds = np.cumsum([0, *(len(texts) for _, texts in missing)])
+            for (key, _), start, end in zip(missing, bounds[:-1], bounds[1:], strict=True):
+                known[key] = embedded[start:end]
+        with self._lock:
+            for key, _ in passages:
+                self._vectors[key] = known[key]
+                self._vectors.move_to_end(key)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return [known[key] for key, _ in passages]
+
+
 class EvidenceFinder:
     def __init__(
         self,
@@ -111,6 +147,7 @@ class EvidenceFinder:
         self.vectors = vectors
         self.lexical = lexical
         self.weights = weights
+        self.sentences = SentenceVectors(embedder)
 
     def find(self, question: str, vector: Vectors, hits: Sequence[Hit]) -> Found:
         """Every passage of the articles of ``hits``, best first."""
@@ -154,18 +191,26 @@ class EvidenceFinder:
     def highlight(
         self, question: str, vector: Vectors, quoted: Sequence[Evidence], found: Found
     ) -> list[Evidence]:
-        """``quoted`` with their answering sentence(s) marked (one model call for all)."""
+        """``quoted`` with their answering sentence(s) marked (at most one model call, for the
+        sentences of passages not quoted before)."""
         spans = [sentence_spans(e.passage.text) for e in quoted]
         sentences = [
             [e.passage.text[s.start : s.end] for s in found_spans]
             for e, found_spans in zip(quoted, spans, strict=True)
         ]
         titled = [
-            f"{e.article.title.strip()}. {sentence}" if e.article.title.strip() else sentence
+            (
+                e.passage.id,
+                [
+                    f"{e.article.title.strip()}. {s}" if e.article.title.strip() else s
+                    for s in texts
+                ],
+            )
             for e, texts in zip(quoted, sentences, strict=True)
-            for sentence in texts
         ]
-        similarity = self.embedder.embed(titled) @ vector
+        similarity = np.concatenate(
+            [np.zeros(0, dtype=np.float32), *(v @ vector for v in self.sentences.of(titled))]
+        )
         wants_figure = _QUANTITY.search(question) is not None
         marked = []
         offset = 0
