@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # Bumped when the exported graph changes, so older cached exports are made again.
 _EXPORT_VERSION = 1
 _MODEL_FILE = "model-int8.onnx"
+# The modules of the models the export reproduces (a Normalize after them changes nothing: the
+# graph normalises anyway, as briefbot asks sentence-transformers to).
+_EXPORTABLE = ["Transformer", "Pooling"]
 _META_FILE = "briefbot.json"
 
 
@@ -74,7 +77,7 @@ def export(model: str, target: Path) -> None:
     st = SentenceTransformer(location, device="cpu", local_files_only=Path(location).is_dir())
     kinds = [type(module).__name__ for module in st]
     pooling = getattr(st[1], "pooling_mode", None) if len(kinds) > 1 else None
-    if kinds[:2] != ["Transformer", "Pooling"] or pooling != "mean" or len(kinds) > 3:
+    if kinds not in (_EXPORTABLE, [*_EXPORTABLE, "Normalize"]) or pooling != "mean":
         raise ExportError(
             f"the onnx backend runs mean-pooling text models, and {model} is {' + '.join(kinds)}"
             f" (pooling: {pooling}); set BRIEFBOT_EMBEDDING__BACKEND=torch"
