@@ -133,6 +133,10 @@ def _ingested(report: IngestReport) -> Notice:
     return Notice(report_lines(report), problem=True)
 
 
+def _only(sources: Sequence[str]) -> str:
+    return f"This channel quotes only {', '.join(sources)}"
+
+
 def with_latest(briefing: Briefing, store: ArticleStore, *, retry: str) -> Briefing:
     """``briefing`` and, when its window holds no articles at all, when the newest article was
     published, so that its note can suggest a day that has some; ``retry`` is how the person
@@ -229,7 +233,7 @@ class Commands:
             return problem(str(exc))
         self.metrics.asked(answer, seconds=time.perf_counter() - started)
         if sources and not answer.found:
-            only = f"This channel quotes only {', '.join(sources)} (sources all lifts that)."
+            only = f"{_only(sources)} (sources all lifts that)."
             answer = replace(answer, note=" ".join(filter(None, [answer.note, only])))
         if conversation is not None:
             self.remember(conversation, answer)
@@ -324,9 +328,7 @@ class Commands:
         if not names:
             chosen = self._sources(caller)
             if chosen:
-                return Notice(
-                    (f"This channel quotes only {', '.join(chosen)}. sources all lifts that.",)
-                )
+                return Notice((f"{_only(chosen)}. sources all lifts that.",))
             known = self.briefing_service.store.sources()
             every = f": {listing(known)}" if known else ""
             return Notice((f"This channel quotes every source{every}.",))
