@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.timezones import UnknownTimezoneError, find_timezone
 from corpus.errors import BriefbotError
 from retrieval.onnx_embedding import vector_space as onnx_vector_space
+from retrieval.vector_index import APPROXIMATE_FROM
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -110,6 +111,11 @@ class RetrievalSettings(BaseModel):
         default=0.1, ge=0.0, le=1.0, description="How close a second sentence must be to show."
     )
     max_question_chars: int = Field(default=1000, ge=10)
+    approximate_from: int = Field(
+        default=APPROXIMATE_FROM,
+        ge=1,
+        description="Passages from which the FAISS index searches approximately (IVF-SQ8).",
+    )
     dense_weight: float = Field(
         default=0.85, ge=0.0, le=1.0, description="Weight of dense vs lexical scores in fusion."
     )

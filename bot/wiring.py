@@ -194,6 +194,7 @@ class Briefbot:
             snapshot=snapshot_path(self.index_dir, self.embedder.name),
             dim=self.embedder.dim,
             model=self.embedder.name,
+            approximate_from=self.settings.retrieval.approximate_from,
         )
 
     @cached_property

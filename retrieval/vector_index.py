@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from corpus.store import ArticleStore
 from retrieval.density import DensityCache
@@ -47,14 +50,58 @@ def snapshot_path(directory: Path, model: str) -> Path:
     return directory / f"vectors-{digest}.faiss"
 
 
+# Above this many vectors an exact search costs more than an answer may (57 ms per question and
+# seconds of densities at a million, one thread): the index becomes an inverted file of 8-bit
+# vectors (IVF-SQ8), 0.4 KB per passage instead of 1.5 KB.
+APPROXIMATE_FROM = 100_000
+# Share of the inverted lists a question scans: recall@10 against exact search 0.956 on real
+# MiniLM passage vectors (benchmarks/scale_bench.py prints it at each size). Search costs this
+# share of the corpus, however many lists it has.
+_SEARCH_SHARE = 0.12
+# Vectors scanned, in the lists nearest to it, for a stored passage's own neighbours (its
+# density): they lie in its own list and the ones next to it.
+_DENSITY_VECTORS = 2000
+# Training points per list (FAISS asks for at least 39), and most lists: at a million vectors,
+# 2,048 lists train in ~20 s on one core, 4,000 would take 90 s.
+_TRAINING_PER_LIST = 40
+_MOST_LISTS = 2048
+
+
+def _lists_for(vectors: int) -> int:
+    """Inverted lists for an index of ``vectors``: about 4 sqrt(n), FAISS's rule of thumb."""
+    return min(_MOST_LISTS, max(16, int(4 * math.sqrt(vectors))))
+
+
+def _held(index: faiss.Index) -> npt.NDArray[np.int64]:
+    """The ids an index holds."""
+    import faiss
+
+    if isinstance(index, faiss.IndexIDMap2):
+        parts = [faiss.vector_to_array(index.id_map)]
+    else:
+        lists = index.invlists
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
+            for n in range(index.nlist)
+        ]
+    return np.concatenate([np.zeros(0, dtype=np.int64), *parts]).astype(np.int64)
+
+
 class FaissIndex:
-    """Exact inner-product search over L2-normalised vectors, i.e. cosine similarity.
+    """Inner-product search over L2-normalised vectors, i.e. cosine similarity: exact up to
+    ``approximate_from`` vectors, then over an inverted file of 8-bit vectors.
 
     The store holds every vector; this is a per-process cache of them. Before each read it asks
     the store whether another connection committed (``PRAGMA data_version``, microseconds) and,
     if so, loads the vectors it lacks, so an article ingested by another process is searchable
     here at the next question. A vector it does not hold yet is read from the store, so a read
     never fails because the cache is behind.
+
+    The first time the index holds ``approximate_from`` vectors it trains an IVF-SQ8 index on
+    a sample of them (seconds) and moves every vector into it; from then on a question scans
+    the 12% of its lists nearest to it, and a density the lists of the 2,000 vectors nearest
+    to the passage. Its ids stay inside FAISS
+    (a hash table maps them to their rows), so removal and reconstruction work as before.
 
     The cache is snapshotted to disk only now and then (``checkpoint``), so a start-up reads the
     snapshot and the few vectors committed since instead of the whole table; a stale, missing or
@@ -67,11 +114,17 @@ class FaissIndex:
     _CHECKPOINT_VECTORS = 5000
     _CHECKPOINT_SHARE = 0.1
 
-    def __init__(self, store: ArticleStore, *, snapshot: Path, dim: int, model: str) -> None:
+    def __init__(
+        self,
+        store: ArticleStore,
+        *,
+        snapshot: Path,
+        dim: int,
+        model: str,
+        approximate_from: int = APPROXIMATE_FROM,
+    ) -> None:
         # FAISS is imported where it is used: commands that never search (`briefbot stats`,
         # `feeds list`) should not pay for loading it.
-        import faiss
-
         self.store = store
         self.path = snapshot
         self.dim = dim
@@ -81,19 +134,20 @@ class FaissIndex:
         # Never wait for the store while holding this lock: a writer holds the store's lock and
         # then takes this one.
         self._lock = threading.RLock()
+        self.approximate_from = approximate_from
         self._index = self._load() or self._empty()
-        self._known: set[int] = set(faiss.vector_to_array(self._index.id_map).tolist())
+        self._known: set[int] = set(_held(self._index).tolist())
         self._unsaved = 0
         self._version: int | None = None
         # Densities asked for, kept exact as vectors come and go (retrieval.density).
         self._density = DensityCache(dim)
 
-    def _empty(self) -> faiss.IndexIDMap2:
+    def _empty(self) -> faiss.Index:
         import faiss
 
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
-    def _load(self) -> faiss.IndexIDMap2 | None:
+    def _load(self) -> faiss.Index | None:
         """Read the snapshot, or nothing when it is missing, unreadable or of another size."""
         import faiss
 
@@ -104,9 +158,69 @@ class FaissIndex:
         except (OSError, RuntimeError) as exc:
             log.warning("ignoring the unreadable index snapshot %s (%s)", self.path, exc)
             return None
-        if index.d != self.dim or not isinstance(index, faiss.IndexIDMap2):
+        if index.d != self.dim or not isinstance(
+            index, faiss.IndexIDMap2 | faiss.IndexIVFScalarQuantizer
+        ):
             return None
         return index
+
+    @property
+    def approximate(self) -> bool:
+        """Whether searches go through the inverted file (see the class docstring)."""
+        import faiss
+
+        return isinstance(self._index, faiss.IndexIVF)
+
+    @property
+    def lists(self) -> int:
+        """The inverted file's lists (0 while the index is exact)."""
+        return int(self._index.nlist) if self.approximate else 0
+
+    def _become_approximate(self) -> None:
+        """Move every vector into a freshly trained IVF-SQ8 index (call with the lock held)."""
+        import faiss
+
+        flat = faiss.downcast_index(self._index.index)
+        total = int(self._index.ntotal)
+        vectors = faiss.rev_swig_ptr(flat.get_xb(), total * self.dim).reshape(total, self.dim)
+        ids = _held(self._index)
+        lists = _lists_for(total)
+        started = time.perf_counter()
+        index = faiss.IndexIVFScalarQuantizer(
+            faiss.IndexFlatIP(self.dim),
+            self.dim,
+            lists,
+            faiss.ScalarQuantizer.QT_8bit,
+            faiss.METRIC_INNER_PRODUCT,
+        )
+        sample = np.random.default_rng(0).choice(
+            total, min(total, lists * _TRAINING_PER_LIST), replace=False
+        )
+        index.train(vectors[np.sort(sample)])
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        for start in range(0, total, 65536):
+            index.add_with_ids(vectors[start : start + 65536], ids[start : start + 65536])
+        self._index = index
+        self._unsaved = total
+        log.info(
+            "%d vectors: the index is now approximate (IVF-SQ8, %d lists, built in %.1f s)",
+            total,
+            lists,
+            time.perf_counter() - started,
+        )
+
+    def _params(
+        self, share: float, selector: faiss.IDSelector | None = None
+    ) -> faiss.SearchParameters | None:
+        """Search parameters: on the inverted file, scan the lists nearest to the query that
+        hold about ``share`` of the vectors; keep only ``selector``'s ids."""
+        import faiss
+
+        if self.approximate:
+            lists = int(self._index.nlist)
+            probes = min(lists, max(1, math.ceil(share * lists)))
+            return faiss.SearchParametersIVF(nprobe=probes, sel=selector)
+        return None if selector is None else faiss.SearchParameters(sel=selector)
 
     def __len__(self) -> int:
         self.refresh()
@@ -114,6 +228,15 @@ class FaissIndex:
 
     def add(self, ids: Sequence[int], vectors: Vectors) -> None:
         """Add vectors this process just committed to the store; ids already held are skipped."""
+        with self._lock:
+            self._add(ids, vectors)
+            self._approximate_if_due()
+
+    def _approximate_if_due(self) -> None:
+        if not self.approximate and self._index.ntotal >= self.approximate_from:
+            self._become_approximate()
+
+    def _add(self, ids: Sequence[int], vectors: Vectors) -> None:
         with self._lock:
             fresh = [row for row, key in enumerate(ids) if int(key) not in self._known]
             if not fresh:
@@ -161,14 +284,17 @@ class FaissIndex:
                 found = self.store.vectors(self.model_id, chunk)
                 keys = [key for key in chunk if key in found]
                 if keys:
-                    self.add(keys, np.stack([found[key] for key in keys]))
+                    self._add(keys, np.stack([found[key] for key in keys]))
                     loaded += len(keys)
+        # Once everything is in, so that the inverted file's lists suit the whole corpus.
+        with self._lock:
+            self._approximate_if_due()
         return loaded
 
     def _load_from_store(self, *, after: int) -> int:
         loaded = 0
         for ids, vectors in self.store.iter_vectors(self.model_id, after=after):
-            self.add(ids, vectors)
+            self._add(ids, vectors)
             loaded += len(ids)
         return loaded
 
@@ -185,7 +311,9 @@ class FaissIndex:
         vectors = self.vectors(wanted) if wanted else None
         with self._lock:
             if vectors is not None and self._index.ntotal > 1:
-                scores, found = self._index.search(vectors, min(k + 1, self._index.ntotal))
+                count = min(k + 1, self._index.ntotal)
+                share = _DENSITY_VECTORS / self._index.ntotal
+                scores, found = self._index.search(vectors, count, params=self._params(share))
                 self._density.remember(wanted, vectors, scores, found)
             return self._density.density(ids)
 
@@ -222,16 +350,19 @@ class FaissIndex:
         self.refresh()
         if self._index.ntotal == 0 or k <= 0:
             return []
-        params = None
-        if allowed is not None:
-            if not allowed:
-                return []
-            import faiss
+        if allowed is not None and not allowed:
+            return []
+        import faiss
 
-            selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64))
-            params = faiss.SearchParameters(sel=selector)
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        share, selector = _SEARCH_SHARE, None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64))
+            # Scan proportionally more lists under a filter, to meet as many of the allowed
+            # vectors as an open search meets of all of them.
+            share /= len(allowed) / self._index.ntotal
         with self._lock:
+            params = self._params(share, selector)
             scores, ids = self._index.search(query, min(k, self._index.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
