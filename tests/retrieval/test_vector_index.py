@@ -58,7 +58,10 @@ def test_past_the_threshold_the_index_is_approximate_and_still_right(tmp_path: P
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     found = [[pid for pid, _ in index.search(q, 10)] for q in queries]
     recall = np.mean(
-        [len(set(got) & {ids[i] for i in want}) / 10 for got, want in zip(found, exact)]
+        [
+            len(set(got) & {ids[i] for i in want}) / 10
+            for got, want in zip(found, exact, strict=True)
+        ]
     )
     assert recall >= 0.95
     (best, score), *_ = index.search(vectors[7], 3)
