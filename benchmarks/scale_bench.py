@@ -37,6 +37,9 @@ For each backend and size it prints:
 - **after an ingest**, open searches of questions already asked, each right after one article
   (4 passages) is written, and that write's time: a running bot that polls feeds answers
   between ingests, so nothing an ingest leaves valid may be recomputed;
+- **whole answers** (SQLite + FAISS), p50/p95 of the ask service on the same questions, with the
+  configured model embedding the question and the quoted passages' sentences as for real (the
+  synthetic vectors are searched: a search costs the same whatever the question's vector);
 - **recall** of the dense index against exact search, at k=10 and at the ``candidates`` that
   search asks for: HNSW (``PgVectorIndex.search``) against a sequential scan ordered by
   distance; FAISS, once approximate (IVF-SQ8, from 100,000 passages), against brute force over
@@ -80,10 +83,10 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 
-from bot.settings import load_settings
-from bot.wiring import Briefbot
+from bot.settings import Settings, load_settings
+from bot.wiring import Briefbot, load_embedder
 from corpus.model import Article
-from retrieval.embedding import Vectors
+from retrieval.embedding import Embedder, Vectors
 from retrieval.search import Searcher
 from retrieval.terms import STOP_WORDS
 from retrieval.vector_index import FaissIndex
@@ -484,6 +487,7 @@ def run_sqlite(size: int, options: Options) -> Result:
 
         recall = faiss_recall(bot, searches.queries, ks=(10, cfg_candidates(bot)))
         bot.vectors.checkpoint(force=True)
+        answers = whole_answers(settings, searches.queries, warmup=options.warmup)
         snapshot_rss = snapshot_load_rss(bot)
         with bot.store.reading() as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -504,6 +508,10 @@ def run_sqlite(size: int, options: Options) -> Result:
         f" snapshot written in {snapshot_write:.1f} s, start from it {warm_start:.1f} s"
     )
     describe_search(bot, searches)
+    print(
+        f"  whole answers (the model on the question and the quoted sentences), one thread:"
+        f" p50 {answers[0]:.1f} ms, p95 {answers[1]:.1f} ms"
+    )
     if faiss_of(bot).approximate:
         print(
             f"  recall against exact search (IVF-SQ8, {faiss_of(bot).lists} lists): R@10"
@@ -531,6 +539,42 @@ def run_sqlite(size: int, options: Options) -> Result:
         keyword_bytes=keywords,
         rss_bytes=snapshot_rss,
     )
+
+
+class ModelUnderName:
+    """The configured model, under the synthetic vectors' name: a whole answer embeds its
+    question and its quotes' sentences as it would for real, while the store's synthetic
+    vectors are searched (the search costs the same whatever the question's vector)."""
+
+    def __init__(self, model: Embedder) -> None:
+        self.name, self.dim, self.model = MODEL, DIM, model
+
+    @property
+    def words(self) -> frozenset[str]:
+        return self.model.words
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return self.model.embed(texts)
+
+
+def whole_answers(
+    settings: Settings, queries: Sequence[Query], *, warmup: int
+) -> tuple[float, float]:
+    """p50 and p95 ms of the ask service's answers to ``queries``, through a bot of its own on
+    the same store, with the real model (see ``ModelUnderName``)."""
+    model = load_embedder(settings.embedding, cache=settings.data_dir / "models")
+    if model.dim != DIM:
+        sys.exit(f"whole answers need a {DIM}-dimensional model, not {model.name}")
+    bot = Briefbot(settings, embedder=ModelUnderName(model))
+    progress(f"{len(queries)} whole answers, after {warmup} more")
+    for query in queries[:warmup]:
+        bot.ask_service.ask(query.text[::-1], now=NOW)  # other questions: nothing cached
+    seconds = []
+    for query in queries:
+        started = time.perf_counter()
+        bot.ask_service.ask(query.text, now=NOW)
+        seconds.append(time.perf_counter() - started)
+    return percentiles(seconds)
 
 
 def cfg_candidates(bot: Briefbot) -> int:
