@@ -485,7 +485,8 @@ def run_sqlite(size: int, options: Options) -> Result:
         )
         searches = searched(bot, embedder, corpus, options)
 
-        recall = faiss_recall(bot, searches.queries, ks=(10, cfg_candidates(bot)))
+        candidates = settings.retrieval.candidates
+        recall = faiss_recall(bot, searches.queries, ks=(10, candidates))
         bot.vectors.checkpoint(force=True)
         answers = whole_answers(settings, searches.queries, warmup=options.warmup)
         snapshot_rss = snapshot_load_rss(bot)
@@ -515,7 +516,7 @@ def run_sqlite(size: int, options: Options) -> Result:
     if faiss_of(bot).approximate:
         print(
             f"  recall against exact search (IVF-SQ8, {faiss_of(bot).lists} lists): R@10"
-            f" {recall[0]:.3f}, R@{cfg_candidates(bot)} {recall[1]:.3f}; RSS of a start from"
+            f" {recall[0]:.3f}, R@{candidates} {recall[1]:.3f}; RSS of a start from"
             f" the snapshot +{snapshot_rss / 2**20:,.0f} MiB"
         )
     else:
@@ -575,10 +576,6 @@ def whole_answers(
         bot.ask_service.ask(query.text, now=NOW)
         seconds.append(time.perf_counter() - started)
     return percentiles(seconds)
-
-
-def cfg_candidates(bot: Briefbot) -> int:
-    return bot.settings.retrieval.candidates
 
 
 def faiss_of(bot: Briefbot) -> FaissIndex:

@@ -54,15 +54,15 @@ def snapshot_path(directory: Path, model: str) -> Path:
 # seconds of densities at a million, one thread): the index becomes an inverted file of 8-bit
 # vectors (IVF-SQ8), 0.4 KB per passage instead of 1.5 KB.
 APPROXIMATE_FROM = 100_000
-# Share of the inverted lists a question scans: recall@10 against exact search 0.956 on real
-# MiniLM passage vectors (benchmarks/scale_bench.py prints it at each size). Search costs this
-# share of the corpus, however many lists it has.
+# Share of the inverted lists a question scans: recall@10 against exact search 0.950 on real
+# MiniLM passage vectors (`benchmarks/scale_bench.py --real-recall`). Search costs this share of
+# the corpus, however many lists it has.
 _SEARCH_SHARE = 0.12
 # Vectors scanned, in the lists nearest to it, for a stored passage's own neighbours (its
 # density): they lie in its own list and the ones next to it.
 _DENSITY_VECTORS = 2000
 # Training points per list (FAISS asks for at least 39), and most lists: at a million vectors,
-# 2,048 lists train in ~20 s on one core, 4,000 would take 90 s.
+# 2,048 lists train and fill in ~30 s on one core, 4,000 took 90 s.
 _TRAINING_PER_LIST = 40
 _MOST_LISTS = 2048
 
@@ -100,13 +100,13 @@ class FaissIndex:
     The first time the index holds ``approximate_from`` vectors it trains an IVF-SQ8 index on
     a sample of them (seconds) and moves every vector into it; from then on a question scans
     the 12% of its lists nearest to it, and a density the lists of the 2,000 vectors nearest
-    to the passage. Its ids stay inside FAISS
-    (a hash table maps them to their rows), so removal and reconstruction work as before.
+    to the passage. Its ids stay inside FAISS (a hash table maps them to their rows), so
+    removal and reconstruction work as before.
 
     The cache is snapshotted to disk only now and then (``checkpoint``), so a start-up reads the
     snapshot and the few vectors committed since instead of the whole table; a stale, missing or
     unreadable snapshot costs a read of the store, never a re-embedding. ``IndexIDMap2`` keeps
-    passage ids inside FAISS, so a hit maps straight back to the store.
+    passage ids inside the exact index, so a hit maps straight back to the store.
     """
 
     # Rewriting the snapshot costs as much as the whole index; do it when this many vectors,
@@ -233,10 +233,12 @@ class FaissIndex:
             self._approximate_if_due()
 
     def _approximate_if_due(self) -> None:
+        """Turn approximate once the threshold is reached (call with the lock held)."""
         if not self.approximate and self._index.ntotal >= self.approximate_from:
             self._become_approximate()
 
     def _add(self, ids: Sequence[int], vectors: Vectors) -> None:
+        """``add`` without the threshold check: a start's bulk load checks once, at its end."""
         with self._lock:
             fresh = [row for row, key in enumerate(ids) if int(key) not in self._known]
             if not fresh:
