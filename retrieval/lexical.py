@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from corpus.database import Connection, StoreError, Tables, migrate
 from retrieval.terms import content_terms, content_words, porter_stem
+
+# One token as FTS5's tokenizer reads it, with nothing for it to fold but case.
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9]+")
 
 
 class LexicalIndex(Protocol):
@@ -41,10 +45,11 @@ class FTS5Index:
     """
 
     _TITLE_WEIGHT = 0.5
-    # Passages a keyword search may score, summed over its terms (see ``_telling``): 50,000
-    # keeps a search at a million synthetic passages at p50 31 ms, p95 40 ms, against 113 ms
-    # and 433 ms with every term (benchmarks/scale_bench.py).
-    MATCH_POSTINGS = 50_000
+    # Passages a keyword search may score, summed over its terms (see ``_telling``). At a
+    # million synthetic passages a search took p50 / p95 113 / 433 ms with every term, 31-39 /
+    # 40-74 ms within 50,000 and 19-27 / 27-41 ms within 20,000. No RealTime QA or Wikinews dev
+    # question comes near it on those corpora (at most 4,134).
+    MATCH_POSTINGS = 20_000
     _SCHEMA = """
     CREATE VIEW IF NOT EXISTS passage_texts AS
         SELECT p.id AS id, a.title AS title, p.text AS body
@@ -91,12 +96,24 @@ class FTS5Index:
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """How many passages hold each term (in any inflection the index's stemmer folds):
         what tells a question's rare, telling words from its common ones."""
-        sql = "SELECT COUNT(*) FROM passage_terms WHERE passage_terms MATCH ?"
         with self._tables.reading() as conn:
-            return {
-                term: int(conn.execute(sql, ('"' + term.replace('"', '""') + '"',)).fetchone()[0])
-                for term in terms
-            }
+            return self._frequencies(conn, terms)
+
+    def _frequencies(self, conn: Connection, terms: Sequence[str]) -> dict[str, int]:
+        """A plain word is looked up by its stem in the index's vocabulary (microseconds);
+        counting its matches instead reads every passage that holds it (at a million passages,
+        tens of milliseconds for a common word). A phrase, or a word FTS5 would fold further
+        (diacritics), is counted."""
+        looked_up = "SELECT doc FROM passage_vocabulary WHERE term = ?"
+        counted = "SELECT COUNT(*) FROM passage_terms WHERE passage_terms MATCH ?"
+        frequencies = {}
+        for term in terms:
+            if _PLAIN_WORD.fullmatch(term):
+                row = conn.execute(looked_up, (porter_stem(term.casefold()),)).fetchone()
+            else:
+                row = conn.execute(counted, ('"' + term.replace('"', '""') + '"',)).fetchone()
+            frequencies[term] = int(row[0]) if row else 0
+        return frequencies
 
     def vocabulary(self) -> tuple[list[str], list[int]]:
         """Every indexed term (as the index stems it) and how many passages hold it; kept until
@@ -143,11 +160,7 @@ class FTS5Index:
         A word that common adds almost nothing to BM25 (its IDF is near zero) beside the rare
         ones kept; in a store of a few thousand passages no question's terms come near it.
         """
-        sql = "SELECT doc FROM passage_vocabulary WHERE term = ?"
-        frequency = {}
-        for term in terms:
-            row = conn.execute(sql, (porter_stem(term.casefold()),)).fetchone()
-            frequency[term] = int(row[0]) if row else 0  # not a single stem: keep it
+        frequency = self._frequencies(conn, terms)
         telling: list[str] = []
         postings = 0
         for term in sorted(terms, key=frequency.__getitem__):
