@@ -61,6 +61,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 MODELS_VARIABLE = "BRIEFBOT_EMBEDDING__CACHE_DIR"
 
 
+# Adapters' chat files (events seen, votes) go in directories of their own inside this one, which
+# is removed when the test run ends.
+_CHAT_FILES = tempfile.TemporaryDirectory(prefix="briefbot-events-")
+
+
+def chat_file() -> Path:
+    """A chat database of one adapter's own, so tests on the session's sample store never see
+    one another's events."""
+    return Path(tempfile.mkdtemp(dir=_CHAT_FILES.name)) / "chat.sqlite3"
+
+
 def isolated_settings(**overrides: object) -> Settings:
     """Settings from the arguments and defaults only: never a developer's .env file."""
     return load_settings(_env_file=None, **overrides)

@@ -7,11 +7,9 @@ import asyncio
 import hashlib
 import hmac
 import json
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -25,6 +23,7 @@ from bot.events import SeenEvents
 from bot.feedback import FeedbackStore
 from bot.settings import SlackSettings
 from bot.wiring import Briefbot
+from tests.conftest import chat_file
 from tests.slack_mock import TOKEN, MockSlack
 
 SECRET = "test-signing-secret"
@@ -52,7 +51,7 @@ def adapter_for(
         bot_token=SecretStr(TOKEN), signing_secret=SecretStr(SECRET), api_url=slack.api_url
     )
     commands = bot if isinstance(bot, Commands) else bot.commands
-    scratch = Path(tempfile.mkdtemp(prefix="briefbot-events-")) / "chat.sqlite3"
+    scratch = chat_file()
     seen = seen or SeenEvents(scratch)
     feedback = feedback or FeedbackStore(scratch)
     return SlackAdapter(commands, settings=settings, admins=admins, seen=seen, feedback=feedback)

@@ -8,7 +8,6 @@ import itertools
 import json
 import logging
 import re
-import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -30,7 +29,7 @@ from corpus.model import Article
 from retrieval.embedding import Embedder
 from retrieval.window import Window
 from tests.articles import ARTICLE_PAGE, KIM, LONDON, NEXT, VOLCANO
-from tests.conftest import MakeBot, isolated_settings
+from tests.conftest import MakeBot, chat_file, isolated_settings
 from tests.discord_harness import (
     APP_ID,
     BOT_USER,
@@ -71,8 +70,7 @@ def adapter_for(
     feedback: FeedbackStore | None = None,
 ) -> DiscordAdapter:
     settings = DiscordSettings(token=SecretStr("test-token"), guild_id=guild_id)
-    # Events remembered per adapter, so that tests on the session's sample store never meet.
-    scratch = Path(tempfile.mkdtemp(prefix="briefbot-events-")) / "chat.sqlite3"
+    scratch = chat_file()
     return DiscordAdapter(
         bot.commands,
         settings=settings,
