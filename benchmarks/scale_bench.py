@@ -39,7 +39,8 @@ For each backend and size it prints:
   between ingests, so nothing an ingest leaves valid may be recomputed;
 - **whole answers** (SQLite + FAISS), p50/p95 of the ask service on the same questions, with the
   configured model embedding the question and the quoted passages' sentences as for real (the
-  synthetic vectors are searched: a search costs the same whatever the question's vector);
+  synthetic vectors are searched: a search costs the same whatever the question's vector), and
+  again right after an article is written;
 - **recall** of the dense index against exact search, at k=10 and at the ``candidates`` that
   search asks for: HNSW (``PgVectorIndex.search``) against a sequential scan ordered by
   distance; FAISS, once approximate (IVF-SQ8, from 100,000 passages), against brute force over
@@ -131,6 +132,11 @@ def rss() -> int:
     """This process's resident set size in bytes (Linux)."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def p50_p95(seconds: Sequence[float]) -> str:
+    p50, p95 = percentiles(seconds)
+    return f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
 
 
 def percentiles(seconds: Sequence[float]) -> tuple[float, float]:
@@ -432,17 +438,13 @@ def describe_search(bot: Briefbot, searches: Searches) -> None:
     cfg = bot.settings.retrieval
     k = max(cfg.top_k, cfg.evidence_articles)
 
-    def spread(seconds: Sequence[float]) -> str:
-        p50, p95 = percentiles(seconds)
-        return f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
-
     print(
         f"  search (k={k}, {cfg.candidates} candidates per index), {len(searches.opened)}"
-        f" queries: open {spread(searches.opened)}; in a week {spread(searches.windowed)}"
+        f" queries: open {p50_p95(searches.opened)}; in a week {p50_p95(searches.windowed)}"
     )
     print(
         f"  open search right after an article was added ({len(searches.after_ingest)} times):"
-        f" {spread(searches.after_ingest)}; the article's write {spread(searches.adds)}"
+        f" {p50_p95(searches.after_ingest)}; the article's write {p50_p95(searches.adds)}"
         " (no embedding)"
     )
     print(
@@ -488,7 +490,9 @@ def run_sqlite(size: int, options: Options) -> Result:
         candidates = settings.retrieval.candidates
         recall = faiss_recall(bot, searches.queries, ks=(10, candidates))
         bot.vectors.checkpoint(force=True)
-        answers = whole_answers(settings, searches.queries, warmup=options.warmup)
+        answers, answers_after = whole_answers(
+            settings, corpus, searches.queries, warmup=options.warmup
+        )
         snapshot_rss = snapshot_load_rss(bot)
         with bot.store.reading() as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -510,8 +514,9 @@ def run_sqlite(size: int, options: Options) -> Result:
     )
     describe_search(bot, searches)
     print(
-        f"  whole answers (the model on the question and the quoted sentences), one thread:"
-        f" p50 {answers[0]:.1f} ms, p95 {answers[1]:.1f} ms"
+        "  whole answers (the model on the question and the quoted sentences), one thread:"
+        f" {p50_p95(answers)}; right after an article was added ({len(answers_after)} times):"
+        f" {p50_p95(answers_after)}"
     )
     if faiss_of(bot).approximate:
         print(
@@ -559,10 +564,11 @@ class ModelUnderName:
 
 
 def whole_answers(
-    settings: Settings, queries: Sequence[Query], *, warmup: int
-) -> tuple[float, float]:
-    """p50 and p95 ms of the ask service's answers to ``queries``, through a bot of its own on
-    the same store, with the real model (see ``ModelUnderName``)."""
+    settings: Settings, corpus: Corpus, queries: Sequence[Query], *, warmup: int
+) -> tuple[list[float], list[float]]:
+    """Seconds of the ask service's answers to ``queries``, through a bot of its own on the
+    same store, with the real model (see ``ModelUnderName``); then of answers to a quarter of
+    them again, each right after an article of ``corpus`` is written."""
     model = load_embedder(settings.embedding, cache=settings.data_dir / "models")
     if model.dim != DIM:
         sys.exit(f"whole answers need a {DIM}-dimensional model, not {model.name}")
@@ -570,12 +576,19 @@ def whole_answers(
     progress(f"{len(queries)} whole answers, after {warmup} more")
     for query in queries[:warmup]:
         bot.ask_service.ask(query.text[::-1], now=NOW)  # other questions: nothing cached
-    seconds = []
-    for query in queries:
+
+    def answer(query: Query) -> float:
         started = time.perf_counter()
         bot.ask_service.ask(query.text, now=NOW)
-        seconds.append(time.perf_counter() - started)
-    return percentiles(seconds)
+        return time.perf_counter() - started
+
+    seconds = [answer(query) for query in queries]
+    after = []
+    for query in queries[: len(queries) // 4]:
+        for batch in corpus.batches(4, batch=4):
+            write(bot, batch)
+        after.append(answer(query))
+    return seconds, after
 
 
 def faiss_of(bot: Briefbot) -> FaissIndex:
