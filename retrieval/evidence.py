@@ -23,7 +23,7 @@ from retrieval.chunking import Span, is_prose, sentence_spans
 from retrieval.embedding import Embedder, Vectors
 from retrieval.lexical import LexicalIndex
 from retrieval.search import Hit
-from retrieval.terms import content_terms, stem, stems
+from retrieval.terms import CALENDAR_WORDS, content_terms, stem, stems
 from retrieval.vector_index import VectorIndex
 
 # A question asking for an amount is answered by a sentence with a figure in it.
@@ -37,10 +37,6 @@ _DIGIT = re.compile(r"\d")
 # a possessive "'s". Acronyms and abbreviations are left out (articles often spell them out, so
 # their absence proves nothing), and so are calendar words.
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]\w*(?:[ -][A-Z][a-z]\w*)*(?=(?:['’]s)?\b)")
-_CALENDAR = re.compile(
-    r"^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March"
-    r"|April|May|June|July|August|September|October|November|December|Today|Yesterday)$"
-)
 # Sentence bonuses and penalties, in units of cosine similarity (chosen with the weights).
 _FIGURE_BONUS = 0.1
 _NOT_PROSE_PENALTY = 0.1
@@ -242,7 +238,7 @@ def _names(question: str) -> list[str]:
     """Runs of capitalised words ("Hurricane Dennis"), calendar words left out."""
     names = []
     for match in _NAME.finditer(question):
-        words = [w for w in match.group().split(" ") if not _CALENDAR.match(w)]
+        words = [w for w in match.group().split(" ") if w.casefold() not in CALENDAR_WORDS]
         name = " ".join(words)
         if len(name) >= 4:
             names.append(name)

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from retrieval.chunking import Span, is_prose, sentence_spans
 from retrieval.embedding import Embedder
-from retrieval.terms import content_words, stem, stems
+from retrieval.terms import WEEKDAYS, content_words, stem, stems
 
 Matrix = npt.NDArray[np.floating[Any]]
 # What a sentence leans on that a briefing may not show: who is speaking (never shown unless
@@ -43,7 +43,7 @@ _FRAMING = frozenset(
     stem(word)
     for word in (
         *("today", "yesterday", "tonight"),
-        *("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        *WEEKDAYS,
         *("said", "says", "announced", "reported", "according"),
     )
 )

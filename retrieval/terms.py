@@ -37,6 +37,16 @@ _STOP_WORDS = """
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Capitalised, but never a name: they date a report, they do not say what it is about.
+CALENDAR_WORDS = frozenset(
+    (
+        *WEEKDAYS,
+        *("january", "february", "march", "april", "may", "june", "july", "august"),
+        *("september", "october", "november", "december", "today", "yesterday"),
+    )
+)
+
 
 def content_words(text: str) -> list[str]:
     """Lower-cased words that carry meaning (no stop words or single letters), in order."""

@@ -222,9 +222,14 @@ class BriefingService:
         )
         everyone = articles + earlier
         rarity = self._rarity()
-        found = signals(everyone, np.vstack([meaning, earlier_meaning]), rarity=rarity)
+        found = signals(
+            everyone,
+            np.vstack([meaning, earlier_meaning]),
+            rarity=rarity,
+            embed=self.embedder.embed,
+        )
         similarity = found.similarity()
-        links = similarity >= self.story_threshold
+        links = found.links(similarity, self.story_threshold)
         count = len(articles)
         mentions = found.name_forms[:count]
         topic_vectors = self.embedder.embed(list(topics)) if topics else None
@@ -289,8 +294,8 @@ class BriefingService:
         candidates, meaning = self._embedded(list({h.article.id: h.article for h in hits}.values()))
         if not candidates:
             return None
-        found = signals(candidates, meaning, rarity=self._rarity())
-        links = found.similarity() >= self.story_threshold
+        found = signals(candidates, meaning, rarity=self._rarity(), embed=self.embedder.embed)
+        links = found.links(found.similarity(), self.story_threshold)
         story = next(g for g in cluster(links) if 0 in g)[:limit]  # 0: the best match
         members = sorted((candidates[i] for i in story), key=_when)
         entries = []

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -162,6 +163,21 @@ def test_brief_cli_on_the_sample_corpus(sample_data_dir: Path) -> None:
     assert story["key_sentences"]
     for sentence in story["key_sentences"]:
         assert sentence in text
+
+
+def test_the_sample_days_reactions_to_one_attack_are_one_story(sample_bot: Briefbot) -> None:
+    """7 July 2005 in the sample corpus: four reactions to the London bombings (markets, France's
+    alert, a claim of responsibility, a US transit alert), none of them the attack's report."""
+    london = ZoneInfo("Europe/London")
+    brief = sample_bot.briefing_service.brief
+    first, *others = brief(Window.day(date(2005, 7, 7), london)).stories
+    assert len(first.sources) >= 3
+    assert all("London" in a.text for a in first.sources)
+    assert not any("London" in s.headline or "UK blasts" in s.headline for s in others)
+    week = brief(Window.days(date(2005, 7, 7), last=date(2005, 7, 13), tz=london)).stories
+    assert {a.url for a in first.sources} <= {a.url for a in week[0].sources}  # one thread
+    later = brief(Window.day(date(2005, 7, 28), london)).stories
+    assert "IRA orders end to armed campaign" in [s.headline for s in later]
 
 
 def test_a_story_continuing_from_earlier_days_is_marked_with_its_thread(bot: Briefbot) -> None:

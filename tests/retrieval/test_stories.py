@@ -13,6 +13,7 @@ from retrieval.stories import (
     cluster,
     importance,
     matching_topic,
+    reactions_named,
     shared_names,
     signals,
     thread,
@@ -66,13 +67,54 @@ RARITY = Rarity({"said": 900, "thursday": 500, "stock": 40, "market": 60}, 1000)
 
 def _links(articles: list[Article], embedder: Embedder, threshold: float = 0.28) -> np.ndarray:
     meaning = embedder.embed([f"{a.title}. {a.text}" for a in articles])
-    return signals(articles, meaning, rarity=RARITY).similarity() >= threshold
+    found = signals(articles, meaning, rarity=RARITY, embed=embedder.embed)
+    return found.links(found.similarity(), threshold)
 
 
 def test_one_event_told_from_different_angles_is_one_story(embedder: Embedder) -> None:
     groups = cluster(_links(ANGLES + UNRELATED, embedder))
     assert groups[0] == [0, 1, 2]
     assert sorted(groups[1:]) == [[3], [4]]
+
+
+# Reactions on one day to an event none of them reports, in words they do not share, and an
+# explosion elsewhere that day.
+REACTIONS = [
+    _article(
+        "Airline shares slump after Rotterdam port blast",
+        "Shares in European airlines and insurers fell sharply on Tuesday as investors sold "
+        "travel stocks. KLM lost 6% and Lufthansa 5% by midday, dealers reported.",
+    ),
+    _article(
+        "Belgium tightens border checks in response to the Rotterdam explosion",
+        "Belgian police stopped lorries at crossings near Antwerp, the interior minister "
+        "announced, and extra officers were sent to railway stations in Brussels.",
+    ),
+    _article(
+        "Gas explosion destroys bakery in Lyon",
+        "A gas explosion destroyed a bakery in Lyon early on Tuesday, injuring two people, "
+        "after a leak in the basement, the fire service said.",
+    ),
+]
+
+
+def test_reactions_name_the_event_they_react_to() -> None:
+    assert reactions_named(REACTIONS[0]) == ["Rotterdam port blast"]
+    assert reactions_named(REACTIONS[1]) == ["Rotterdam explosion"]
+    assert reactions_named(UNRELATED[1]) == []
+
+
+def test_reactions_to_one_event_are_one_story_without_sharing_its_words(
+    embedder: Embedder,
+) -> None:
+    meaning = embedder.embed([f"{a.title}. {a.text}" for a in REACTIONS])
+    found = signals(REACTIONS, meaning, rarity=RARITY, embed=embedder.embed)
+    similarity = found.similarity()
+    assert similarity[0, 1] < 0.28  # their words and meaning alone would keep them apart
+    assert found.links(similarity, 0.28)[0, 1]
+    # Another explosion that day names another place: not the same event.
+    assert not found.reactions[2, :2].any()
+    assert cluster(found.links(similarity, 0.28)) == [[0, 1], [2]]
 
 
 def test_a_story_says_which_names_its_articles_share() -> None:
