@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -115,6 +116,14 @@ def test_reactions_to_one_event_are_one_story_without_sharing_its_words(
     # Another explosion that day names another place: not the same event.
     assert not found.reactions[2, :2].any()
     assert cluster(found.links(similarity, 0.28)) == [[0, 1], [2]]
+
+
+def test_a_reaction_is_linked_only_to_an_event_of_the_days_just_before(embedder: Embedder) -> None:
+    # The same words two weeks on name another blast: a second attack is its own story.
+    later = replace(REACTIONS[1], published_at=datetime(2005, 7, 21, 12, tzinfo=UTC))
+    articles = [REACTIONS[0], later]
+    meaning = embedder.embed([f"{a.title}. {a.text}" for a in articles])
+    assert not signals(articles, meaning, rarity=RARITY, embed=embedder.embed).reactions.any()
 
 
 def test_a_story_says_which_names_its_articles_share() -> None:
