@@ -39,6 +39,16 @@ _DIGIT = re.compile(r"\d")
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]\w*(?:[ -][A-Z][a-z]\w*)*(?=(?:['’]s)?\b)")
 # Sentence bonuses and penalties, in units of cosine similarity (chosen with the weights).
 _FIGURE_BONUS = 0.1
+# A question asking which, who or where is answered by a sentence naming someone or something
+# the question does not: "which radio station got the protests going?" by "... led broadcaster
+# Radio La Luna to call for a demonstration", not by the sentence that restates the protests.
+# On the Wikinews dev questions 0.05 / 0.1 / 0.15 / 0.2 lifted the highlight hits from 59/72 to
+# 61 / 63 / 64 / 64, nothing else changing.
+_NAME_BONUS = 0.15
+_ASKS_FOR_NAME = re.compile(
+    r"^\W*(?:which|who|whom|whose|where)\b|\bwhat(?:'s|\s+is|\s+was)?\s+(?:the\s+)?name\b",
+    re.IGNORECASE,
+)
 _NOT_PROSE_PENALTY = 0.1
 
 
@@ -208,6 +218,8 @@ class EvidenceFinder:
             [np.zeros(0, dtype=np.float32), *(v @ vector for v in self.sentences.of(titled))]
         )
         wants_figure = _QUANTITY.search(question) is not None
+        wants_name = _ASKS_FOR_NAME.search(question) is not None
+        asked = stems(question)
         marked = []
         offset = 0
         for evidence, found_spans, texts in zip(quoted, spans, sentences, strict=True):
@@ -219,6 +231,7 @@ class EvidenceFinder:
                     similarity[offset + i]
                     + self.weights.sentence * _coverage(found.term_weights, sentence)
                     + (_FIGURE_BONUS if wants_figure and _DIGIT.search(sentence) else 0.0)
+                    + (_NAME_BONUS if wants_name and _names_new(sentence, asked) else 0.0)
                     - (0.0 if is_prose(sentence) else _NOT_PROSE_PENALTY)
                     for i, sentence in enumerate(texts)
                 ]
@@ -243,6 +256,12 @@ def _names(question: str) -> list[str]:
         if len(name) >= 4:
             names.append(name)
     return names
+
+
+def _names_new(sentence: str, asked: set[str]) -> bool:
+    """Whether ``sentence`` names something whose words are not all among ``asked`` (the
+    question's stems)."""
+    return any(stem(w.casefold()) not in asked for name in _names(sentence) for w in name.split())
 
 
 def _term_weights(question: str, frequencies: dict[str, int], *, total: int) -> dict[str, float]:

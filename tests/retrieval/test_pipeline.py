@@ -116,6 +116,29 @@ def test_the_answer_is_quoted_from_past_the_lead_and_highlighted(make_bot: MakeB
     assert {q.url for q in answer.quotes} == {BRIDGE.url}
 
 
+TUNNEL = Article(
+    title="Alpine rail tunnel breakthrough",
+    text="Drilling ended on Friday with one last explosion under the mountain, joining the two "
+    "halves of the new tunnel. Chief engineer Marta Keller triggered the explosives as the "
+    "transport minister looked on.",
+    url="https://news.example/tunnel",
+    source="Alpine Post",
+    published_at=datetime(2024, 1, 19, 9, tzinfo=UTC),
+)
+
+
+def test_a_question_asking_who_highlights_the_sentence_naming_someone_new(
+    make_bot: MakeBot,
+) -> None:
+    bot = make_bot()
+    bot.ingest_service.ingest_articles(_items([TUNNEL, *SMALL]))
+    [quote] = bot.ask_service.ask("Who set off the final blast in the Alpine rail tunnel?").quotes
+    # The first sentence is closer to the question's words; the second alone answers it.
+    assert quote.highlight == (
+        "Chief engineer Marta Keller triggered the explosives as the transport minister looked on."
+    )
+
+
 @pytest.mark.parametrize("question", ["", "   \n\t ", "why " * 25_000])
 def test_bad_questions_get_a_clear_error(sample_bot: Briefbot, question: str) -> None:
     with pytest.raises(QuestionError) as info:
