@@ -83,6 +83,15 @@ class RetrievalSettings(BaseModel):
         le=3.0,
         description="Below this evidence score the best passage counts as unrelated.",
     )
+    unseen_names_min_score: float = Field(
+        # On the Wikinews dev questions: the best unanswerable question naming such a name
+        # ("Pakistani Kashmir") scored 0.806, the weakest answerable one ("East Asian") 0.967.
+        default=0.89,
+        ge=-1.0,
+        le=3.0,
+        description="The evidence score a question must reach when it names everyday words the "
+        "articles hold but never together (“East Asian”, “Iron Lady”).",
+    )
     follow_ratio: float = Field(
         default=0.75,
         ge=0.0,

@@ -256,6 +256,7 @@ class Briefbot:
                 min_score=cfg.min_score,
                 follow_ratio=cfg.follow_ratio,
                 per_article=cfg.passages_per_article,
+                unseen_min_score=cfg.unseen_names_min_score,
             ),
             top_k=cfg.top_k,
             candidate_articles=cfg.evidence_articles,

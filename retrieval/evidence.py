@@ -37,6 +37,7 @@ _DIGIT = re.compile(r"\d")
 # a possessive "'s". Acronyms and abbreviations are left out (articles often spell them out, so
 # their absence proves nothing), and so are calendar words.
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]\w*(?:[ -][A-Z][a-z]\w*)*(?=(?:['’]s)?\b)")
+_NAME_WORD = re.compile(r"[^ -]+")
 # Sentence bonuses and penalties, in units of cosine similarity (chosen with the weights).
 _FIGURE_BONUS = 0.1
 # A question asking which, who or where is answered by a sentence naming someone or something
@@ -102,6 +103,11 @@ class Found:
     evidence: list[Evidence]
     unknown_names: tuple[str, ...]
     term_weights: dict[str, float]
+    unseen_names: tuple[str, ...] = ()
+    """Names of several everyday words that articles hold, but never together: worded otherwise
+    ("East Asian" for China, Japan and Korea, "Iron Lady" for Thatcher) or two things never named
+    together ("Pakistani Kashmir"). A name with a rarer word ("Harriet Miers") is spelled the
+    same wherever it appears, so its absence stays telling: it is unknown."""
 
 
 class SentenceVectors:
@@ -159,10 +165,19 @@ class EvidenceFinder:
         """Every passage of the articles of ``hits``, best first."""
         names = list(dict.fromkeys(_names(question)))
         frequencies = self.lexical.document_frequencies([*content_terms(question), *names])
-        unknown = tuple(name for name in names if not frequencies[name])
+        missing = [name for name in names if not frequencies[name]]
+        words = {name: _NAME_WORD.findall(name) for name in missing}
+        held = self.lexical.document_frequencies(sorted({w for ws in words.values() for w in ws}))
+        ordinary = self.embedder.words  # everyday words: the model's tokenizer has them whole
+        unseen = tuple(
+            n
+            for n in missing
+            if len(words[n]) > 1 and all(held[w] and w.casefold() in ordinary for w in words[n])
+        )
+        unknown = tuple(name for name in missing if name not in unseen)
         weights = _term_weights(question, frequencies, total=max(len(self.lexical), 1))
         if not hits:
-            return Found([], unknown, weights)
+            return Found([], unknown, weights, unseen)
         article_ids = [hit.passage.article_id for hit in hits]
         passage_ids = self.store.passage_ids_of(article_ids)
         ids = [pid for article_id in article_ids for pid in passage_ids.get(article_id, [])]
@@ -192,7 +207,7 @@ class EvidenceFinder:
                     )
                 )
         evidence.sort(key=lambda e: -e.rank)
-        return Found(evidence, unknown, weights)
+        return Found(evidence, unknown, weights, unseen)
 
     def highlight(
         self, question: str, vector: Vectors, quoted: Sequence[Evidence], found: Found

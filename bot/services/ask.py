@@ -122,12 +122,14 @@ class Relevance:
     padding; it may be a second passage of the same article (up to ``per_article``), since the
     answer is as often a few paragraphs on as in another article. A question naming someone or
     something no article mentions is not answered at all: quoting articles that share its
-    other words is how unrelated answers happen.
+    other words is how unrelated answers happen. One naming everyday words that articles hold but
+    never together ("East Asian") is answered only on evidence scoring ``unseen_min_score``.
     """
 
     min_score: float
     follow_ratio: float
     per_article: int
+    unseen_min_score: float
 
     def answers(self, evidence: Evidence, found: Found) -> bool:
         """Evidence scoring ``min_score``, or holding every word of a question of one or two
@@ -144,6 +146,8 @@ class Relevance:
             return []
         best = max(ranked, key=lambda e: e.score)
         if not self.answers(best, found):
+            return []
+        if found.unseen_names and best.score < self.unseen_min_score:
             return []
         floor = best.score * self.follow_ratio
         kept: list[Evidence] = []
@@ -433,9 +437,10 @@ def _best_score(found: Retrieval) -> float:
 
 
 def _nothing_found(found: Found) -> str:
-    if not found.unknown_names:
+    missing = found.unknown_names or found.unseen_names
+    if not missing:
         return NOTHING_FOUND
-    names = " or ".join(f"“{name}”" for name in found.unknown_names[:3])
+    names = " or ".join(f"“{name}”" for name in missing[:3])
     return f"I couldn't find anything about {names} in the articles I have."
 
 

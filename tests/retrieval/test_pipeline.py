@@ -70,6 +70,37 @@ def test_a_question_about_something_no_article_names_is_refused_naming_it(
     assert answer.note == "I couldn't find anything about “YouTube” in the articles I have."
 
 
+TEXTBOOK = Article(
+    title="Historians publish a shared textbook",
+    text="Historians from China, Japan and South Korea published a joint history textbook of "
+    "East Asia on Friday, called History to Open the Future. The Asian neighbours hope it will "
+    "ease their disputes over the war.",
+    url="https://news.example/textbook",
+    source="Example News",
+    published_at=datetime(2024, 1, 19, 9, tzinfo=UTC),
+)
+
+
+def test_a_name_of_everyday_words_worded_otherwise_is_answered_a_rare_one_is_not(
+    make_bot: MakeBot,
+) -> None:
+    bot = make_bot()
+    bot.ingest_service.ingest_articles(_items([TEXTBOOK, *SMALL]))
+    # "East Asian" is nowhere, but "East Asia" and "Asian" are: the articles word it otherwise.
+    answer = bot.ask_service.ask("What is the joint East Asian history textbook called?")
+    assert answer.found
+    assert "History to Open the Future" in answer.quotes[0].text
+    # Reykjanes and Grindavik are both in the volcano article, never together: a rare word is
+    # spelled the same wherever it is, so this names a place no article knows, however close
+    # the volcano article is to the question.
+    question = "Did the volcano on the Reykjanes Grindavik peninsula erupt on Monday night?"
+    answer = bot.ask_service.ask(question)
+    assert not answer.found
+    assert answer.note == (
+        "I couldn't find anything about “Reykjanes Grindavik” in the articles I have."
+    )
+
+
 def test_misspelt_words_are_read_as_the_articles_words(sample_bot: Briefbot) -> None:
     answer = sample_bot.ask_service.ask("londn bombng suspcts")
     assert answer.found
