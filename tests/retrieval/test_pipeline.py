@@ -70,14 +70,23 @@ def test_a_question_about_something_no_article_names_is_refused_naming_it(
     assert answer.note == "I couldn't find anything about “YouTube” in the articles I have."
 
 
-TEXTBOOK = Article(
-    title="Historians publish a shared textbook",
-    text="Historians from China, Japan and South Korea published a joint history textbook of "
+def _friday(slug: str, title: str, text: str) -> Article:
+    """An article of 19 January 2024 at news.example/``slug``."""
+    return Article(
+        title=title,
+        text=text,
+        url=f"https://news.example/{slug}",
+        source="Example News",
+        published_at=datetime(2024, 1, 19, 9, tzinfo=UTC),
+    )
+
+
+TEXTBOOK = _friday(
+    "textbook",
+    "Historians publish a shared textbook",
+    "Historians from China, Japan and South Korea published a joint history textbook of "
     "East Asia on Friday, called History to Open the Future. The Asian neighbours hope it will "
     "ease their disputes over the war.",
-    url="https://news.example/textbook",
-    source="Example News",
-    published_at=datetime(2024, 1, 19, 9, tzinfo=UTC),
 )
 
 
@@ -147,14 +156,12 @@ def test_the_answer_is_quoted_from_past_the_lead_and_highlighted(make_bot: MakeB
     assert {q.url for q in answer.quotes} == {BRIDGE.url}
 
 
-TUNNEL = Article(
-    title="Alpine rail tunnel breakthrough",
-    text="Drilling ended on Friday with one last explosion under the mountain, joining the two "
+TUNNEL = _friday(
+    "tunnel",
+    "Alpine rail tunnel breakthrough",
+    "Drilling ended on Friday with one last explosion under the mountain, joining the two "
     "halves of the new tunnel. Chief engineer Marta Keller triggered the explosives as the "
     "transport minister looked on.",
-    url="https://news.example/tunnel",
-    source="Alpine Post",
-    published_at=datetime(2024, 1, 19, 9, tzinfo=UTC),
 )
 
 
