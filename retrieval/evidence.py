@@ -32,7 +32,9 @@ _QUANTITY = re.compile(
     r"|what\s+(?:share|percentage|proportion|number|amount|price|sum|figure)\b)",
     re.IGNORECASE,
 )
-_DIGIT = re.compile(r"\d")
+# A figure: a number standing on its own ("205,000", "$48bn", "2.8%"), not digits inside a name
+# ("G8", "A380"): the G8 summit's sentences are not all answers to "how much aid?".
+_FIGURE = re.compile(r"(?<!\w)\d")
 # A name: a capitalised word of four letters or more that does not open the question, without
 # a possessive "'s". Acronyms and abbreviations are left out (articles often spell them out, so
 # their absence proves nothing), and so are calendar words.
@@ -50,7 +52,10 @@ _ASKS_FOR_NAME = re.compile(
     r"^\W*(?:which|who|whom|whose|where)\b|\bwhat(?:'s|\s+is|\s+was)?\s+(?:the\s+)?name\b",
     re.IGNORECASE,
 )
-_NOT_PROSE_PENALTY = 0.1
+# A heading or caption ("The four alleged suicide bombers") is never the answer: it is
+# highlighted only when its passage has no sentence of prose (0.1 let a heading that repeats the
+# question's words win; the Wikinews dev figures are the same either way).
+_NOT_PROSE_PENALTY = 1.0
 
 
 @dataclass(frozen=True)
@@ -245,7 +250,7 @@ class EvidenceFinder:
                 [
                     similarity[offset + i]
                     + self.weights.sentence * _coverage(found.term_weights, sentence)
-                    + (_FIGURE_BONUS if wants_figure and _DIGIT.search(sentence) else 0.0)
+                    + (_FIGURE_BONUS if wants_figure and _FIGURE.search(sentence) else 0.0)
                     + (_NAME_BONUS if wants_name and _names_new(sentence, asked) else 0.0)
                     - (0.0 if is_prose(sentence) else _NOT_PROSE_PENALTY)
                     for i, sentence in enumerate(texts)

@@ -165,6 +165,39 @@ TUNNEL = _friday(
 )
 
 
+SUMMIT = _friday(
+    "summit",
+    "G8 summit ends in Scotland",
+    "The leaders of the G8 nations met in Scotland this week to discuss aid for Africa. They "
+    "agreed to raise it by $48 billion a year by 2010.",
+)
+
+
+def test_a_question_asking_how_much_highlights_a_figure_not_a_name_with_a_digit(
+    make_bot: MakeBot,
+) -> None:
+    bot = make_bot()
+    bot.ingest_service.ingest_articles(_items([SUMMIT, *SMALL]))
+    [quote] = bot.ask_service.ask("How much extra aid did the G8 promise Africa?").quotes
+    # "G8" is a name, not an amount: without the figure, the first sentence alone would show.
+    assert "$48 billion" in quote.highlight
+
+
+INQUIRY = _friday(
+    "inquiry",
+    "Harbour fire inquiry",
+    "The three suspects in the harbour fire\n\nPolice questioned Arjun Patel, Tomas Berg and Ivo "
+    "Novak for a second day on Friday, their lawyers said.",
+)
+
+
+def test_a_heading_is_never_highlighted_as_the_answer(make_bot: MakeBot) -> None:
+    bot = make_bot()
+    bot.ingest_service.ingest_articles(_items([INQUIRY, *SMALL]))
+    [quote] = bot.ask_service.ask("Who are the three suspects in the harbour fire?").quotes
+    assert quote.highlight.startswith("Police questioned Arjun Patel")
+
+
 def test_a_question_asking_who_highlights_the_sentence_naming_someone_new(
     make_bot: MakeBot,
 ) -> None:
