@@ -167,12 +167,17 @@ def _reactions(
     result = np.zeros((len(articles), len(articles)), dtype=bool)
     if not candidates:
         return result
-    compared = {j: [articles[j].title, *named[j]] for _, _, j in candidates}
+    # An untitled article (pasted text) is compared by the events it names, if any.
+    compared = {
+        j: [t for t in (articles[j].title, *named[j]) if t.strip()] for _, _, j in candidates
+    }
     texts = list(dict.fromkeys(chain((p for _, p, _ in candidates), *compared.values())))
     row = {text: index for index, text in enumerate(texts)}
     vectors = embed(texts)
     for i, phrase, j in candidates:
-        closest = max(float(vectors[row[phrase]] @ vectors[row[t]]) for t in compared[j])
+        closest = max(
+            (float(vectors[row[phrase]] @ vectors[row[t]]) for t in compared[j]), default=0.0
+        )
         if closest >= _REACTION_SIMILARITY:
             result[i, j] = result[j, i] = True
     return result
