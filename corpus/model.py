@@ -168,6 +168,11 @@ class Article:
         return content_hash(self.text)
 
     @property
+    def when(self) -> datetime:
+        """When it was published, or else added: where it stands in time."""
+        return self.published_at or self.added_at
+
+    @property
     def canonical_url(self) -> str | None:
         return canonical_url(self.url) if self.url else None
 

@@ -171,14 +171,7 @@ class EvidenceFinder:
         names = list(dict.fromkeys(_names(question)))
         frequencies = self.lexical.document_frequencies([*content_terms(question), *names])
         missing = [name for name in names if not frequencies[name]]
-        words = {name: _NAME_WORD.findall(name) for name in missing}
-        held = self.lexical.document_frequencies(sorted({w for ws in words.values() for w in ws}))
-        ordinary = self.embedder.words  # everyday words: the model's tokenizer has them whole
-        unseen = tuple(
-            n
-            for n in missing
-            if len(words[n]) > 1 and all(held[w] and w.casefold() in ordinary for w in words[n])
-        )
+        unseen = self._unseen(missing)
         unknown = tuple(name for name in missing if name not in unseen)
         weights = _term_weights(question, frequencies, total=max(len(self.lexical), 1))
         if not hits:
@@ -213,6 +206,21 @@ class EvidenceFinder:
                 )
         evidence.sort(key=lambda e: -e.rank)
         return Found(evidence, unknown, weights, unseen)
+
+    def _unseen(self, missing: Sequence[str]) -> tuple[str, ...]:
+        """Which of the ``missing`` names are everyday words (the model's tokenizer has them
+        whole) that articles hold apart: see ``Found.unseen_names``."""
+        words = {name: _NAME_WORD.findall(name) for name in missing}
+        words = {name: split for name, split in words.items() if len(split) > 1}
+        if not words:
+            return ()
+        held = self.lexical.document_frequencies(sorted({w for ws in words.values() for w in ws}))
+        ordinary = self.embedder.words
+        return tuple(
+            name
+            for name, split in words.items()
+            if all(held[w] and w.casefold() in ordinary for w in split)
+        )
 
     def highlight(
         self, question: str, vector: Vectors, quoted: Sequence[Evidence], found: Found

@@ -138,9 +138,8 @@ def reactions_named(article: Article) -> list[str]:
 
 
 def _apart(first: Article, second: Article) -> float:
-    """Days between two articles' publication (or, undated, their addition)."""
-    one, other = first.published_at or first.added_at, second.published_at or second.added_at
-    return abs((one - other).total_seconds()) / 86400
+    """Days between two articles."""
+    return abs((first.when - second.when).total_seconds()) / 86400
 
 
 def _reactions(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import ClassVar
 
 import numpy as np
@@ -297,18 +298,18 @@ class BriefingService:
         found = signals(candidates, meaning, rarity=self._rarity(), embed=self.embedder.embed)
         links = found.links(found.similarity(), self.story_threshold)
         story = next(g for g in cluster(links) if 0 in g)[:limit]  # 0: the best match
-        members = sorted((candidates[i] for i in story), key=_when)
+        members = sorted((candidates[i] for i in story), key=attrgetter("when"))
         entries = []
         for article in members:
             chosen = key_sentences(
                 [article.text], k=1, embedder=self.embedder, headline=article.title
             )
             quotes = [KeyQuote(text=c.text, article=article) for c in chosen]
-            day = _when(article).date().isoformat()
+            day = article.when.date().isoformat()
             entries.append(
                 Story(headline=f"{day} · {article.title}", quotes=quotes, sources=[article])
             )
-        first, last = _when(members[0]), _when(members[-1])
+        first, last = members[0].when, members[-1].when
         span = (
             f"{first.date()} to {last.date()}" if first.date() != last.date() else str(first.date())
         )
@@ -348,17 +349,17 @@ class BriefingService:
             headline=ordered[0].title,
         )
         quotes = [KeyQuote(text=c.text, article=ordered[c.article_index]) for c in chosen]
-        sources = sorted(ordered, key=_when)
+        sources = sorted(ordered, key=attrgetter("when"))
         zone = window.start.tzinfo
-        first = min(_when(a) for a in [*history, *sources]).astimezone(zone).date()
-        last = _when(sources[-1]).astimezone(zone).date()
+        first = min(a.when for a in [*history, *sources]).astimezone(zone).date()
+        last = sources[-1].when.astimezone(zone).date()
         return Story(
             headline=ordered[0].title,
             quotes=quotes,
             sources=sources,
             topic=topic,
             update=update,
-            earlier=sorted(history, key=_when),
+            earlier=sorted(history, key=attrgetter("when")),
             day=(last - first).days + 1,
             shared=tuple(names),
         )
@@ -366,10 +367,6 @@ class BriefingService:
 
 # Articles matching a timeline's words among which its story is looked for.
 _TIMELINE_CANDIDATES = 50
-
-
-def _when(article: Article) -> datetime:
-    return article.published_at or article.added_at
 
 
 def _centroid(vectors: Vectors) -> Vectors:
