@@ -81,6 +81,13 @@ def _friday(slug: str, title: str, text: str) -> Article:
     )
 
 
+def _with_small(make_bot: MakeBot, article: Article) -> Briefbot:
+    """A bot holding ``article`` beside the two small ones."""
+    bot = make_bot()
+    bot.ingest_service.ingest_articles(_items([article, *SMALL]))
+    return bot
+
+
 TEXTBOOK = _friday(
     "textbook",
     "Historians publish a shared textbook",
@@ -93,8 +100,7 @@ TEXTBOOK = _friday(
 def test_a_name_of_everyday_words_worded_otherwise_is_answered_a_rare_one_is_not(
     make_bot: MakeBot,
 ) -> None:
-    bot = make_bot()
-    bot.ingest_service.ingest_articles(_items([TEXTBOOK, *SMALL]))
+    bot = _with_small(make_bot, TEXTBOOK)
     # "East Asian" is nowhere, but "East Asia" and "Asian" are: the articles word it otherwise.
     answer = bot.ask_service.ask("What is the joint East Asian history textbook called?")
     assert answer.found
@@ -176,8 +182,7 @@ SUMMIT = _friday(
 def test_a_question_asking_how_much_highlights_a_figure_not_a_name_with_a_digit(
     make_bot: MakeBot,
 ) -> None:
-    bot = make_bot()
-    bot.ingest_service.ingest_articles(_items([SUMMIT, *SMALL]))
+    bot = _with_small(make_bot, SUMMIT)
     [quote] = bot.ask_service.ask("How much extra aid did the G8 promise Africa?").quotes
     # "G8" is a name, not an amount: without the figure, the first sentence alone would show.
     assert "$48 billion" in quote.highlight
@@ -192,8 +197,7 @@ INQUIRY = _friday(
 
 
 def test_a_heading_is_never_highlighted_as_the_answer(make_bot: MakeBot) -> None:
-    bot = make_bot()
-    bot.ingest_service.ingest_articles(_items([INQUIRY, *SMALL]))
+    bot = _with_small(make_bot, INQUIRY)
     [quote] = bot.ask_service.ask("Who are the three suspects in the harbour fire?").quotes
     assert quote.highlight.startswith("Police questioned Arjun Patel")
 
@@ -201,8 +205,7 @@ def test_a_heading_is_never_highlighted_as_the_answer(make_bot: MakeBot) -> None
 def test_a_question_asking_who_highlights_the_sentence_naming_someone_new(
     make_bot: MakeBot,
 ) -> None:
-    bot = make_bot()
-    bot.ingest_service.ingest_articles(_items([TUNNEL, *SMALL]))
+    bot = _with_small(make_bot, TUNNEL)
     [quote] = bot.ask_service.ask("Who set off the final blast in the Alpine rail tunnel?").quotes
     # The first sentence is closer to the question's words; the second alone answers it.
     assert quote.highlight == (
