@@ -180,29 +180,32 @@ def test_two_concurrent_ingests_of_overlapping_input_store_each_article_once(
     assert counts["keywords"] == counts["passages"]
 
 
-def _progressed(run: BriefbotProcess, data_dir: Path, committed: int) -> bool:
-    """The run committed more articles than ``committed``, or ended."""
-    return not run.running() or store_counts(data_dir)["articles"] > committed
+def _progressed(run: BriefbotProcess, data_dir: Path, target: int) -> bool:
+    """The store holds at least ``target`` articles, or the run ended."""
+    return not run.running() or store_counts(data_dir)["articles"] >= target
 
 
 def test_kill_9_during_ingest_loses_no_committed_work(tmp_path: Path) -> None:
     """Five kills at random points of a 1,000-article ingest; each restart re-embeds nothing
-    that was committed, and the store is consistent after every kill."""
+    that was committed, and the store is consistent after every kill.
+
+    Each kill waits for the store to pass a mark (so it lands after some progress, yet well
+    before the end however fast the machine), then a random instant more, so it falls
+    anywhere inside embedding or committing a batch."""
     articles = synthetic_articles(1000, seed=11, words=14)
     source = tmp_path / "articles.jsonl"
     source.write_text("\n".join(json.dumps(a) for a in articles), encoding="utf-8")
     data_dir = tmp_path / "data"
     rng = random.Random(2026)
     small_commits = {"BRIEFBOT_INGEST__COMMIT_EVERY": "64"}
-    for kill in range(5):
-        committed = store_counts(data_dir)["articles"]
+    for kill, mark in enumerate((1, 150, 300, 450, 600)):
         run = BriefbotProcess("ingest", str(source), data_dir=data_dir, env=small_commits)
         wait_for(
-            partial(_progressed, run, data_dir, committed),
+            partial(_progressed, run, data_dir, mark),
             timeout=300,
-            what="the ingest to commit",
+            what=f"the ingest to commit {mark} articles",
         )
-        time.sleep(rng.uniform(0.0, 0.8))
+        time.sleep(rng.uniform(0.0, 0.2))
         run.send_signal(signal.SIGKILL)
         assert run.finish(timeout=60).returncode == -signal.SIGKILL
         counts = store_counts(data_dir)
