@@ -15,9 +15,10 @@ from retrieval.embedding import Embedder
 from retrieval.terms import WEEKDAYS, content_words, stem, stems
 
 Matrix = npt.NDArray[np.floating[Any]]
-# What a sentence leans on that a briefing may not show: who is speaking (never shown unless
-# nothing else is left), or what a pronoun stands for (shown right after the sentence before it).
-Missing = Literal["speaker", "antecedent"] | None
+# What a sentence leans on that a briefing may not show: who is speaking or the heading of the
+# list it is an item of (never shown unless nothing else is left), or what a pronoun stands for
+# (shown right after the sentence before it).
+Missing = Literal["speaker", "list", "antecedent"] | None
 
 # Weights of the secondary signals, in standard deviations of the word-centrality score.
 # Chosen on BBC News Summary (benchmarks/briefing_eval.py): meaning helps a little; a lead prior
@@ -94,6 +95,10 @@ _NEEDS_ANTECEDENT = re.compile(
 # The same after a short opening phrase without a name in it ("In 2003, he fell…"; but not
 # "Upon Khatami's return, he…"). Only "he", "she", "they": "it" there is mostly "it is likely".
 _OPENER_THEN_PRONOUN = re.compile(r"[A-Z][\w'’]*(?:\s+[^\sA-Z,][^\s,]*){0,6},\s+(?:he|she|they)\b")
+# A list item ("* Lindsey Germaine: Piccadilly Line train, …") means something only under its
+# heading ("The four alleged suicide bombers"). An asterisk or hyphen only before a space (not
+# "*emphasis*"); never a dash, which credits a quotation ("— Alex Attwood, SDLP").
+_LIST_ITEM = re.compile(r"\s*(?:[•‣▪◦]|[*-](?=\s))")
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,8 @@ def _speech(text: str, span: Span, quotations: Sequence[tuple[int, int]]) -> tup
 
 def _lacks_context(text: str, spans: Sequence[Span]) -> list[Missing]:
     """For each sentence of ``text`` at ``spans`` (in order), the context it leans on that a
-    briefing may not show: who is speaking, or what its pronoun stands for."""
+    briefing may not show: who is speaking, the heading of its list, or what its pronoun
+    stands for."""
     quotations = [match.span() for match in _QUOTATION.finditer(text)]
     speech = [_speech(text, span, quotations) for span in spans]
     missing: list[Missing] = []
@@ -194,6 +200,8 @@ def _lacks_context(text: str, spans: Sequence[Span]) -> list[Missing]:
         )
         if lacks == "speaker" or amid:
             missing.append("speaker")
+        elif _LIST_ITEM.match(text, span.start):
+            missing.append("list")
         else:
             missing.append("antecedent" if lacks or points_back else None)
     return missing
@@ -219,8 +227,9 @@ def key_sentences(
     lines without a final stop (headings, captions) and bylines are never chosen. Sentences that
     repeat ``headline`` (shown above them) or lack context are held back: taken, best first, only
     when the others have run out. Lacking context means a quotation or first-person statement
-    that does not say who is speaking, or a pronoun subject or speaker ("He said…") — unless the
-    sentence before it is taken too, and so shown just above it.
+    that does not say who is speaking, a list item (shown without its heading), or a pronoun
+    subject or speaker ("He said…") — unless the sentence before it is taken too, and so shown
+    just above it.
 
     Returned in reading order: by article, then by position in it.
     """

@@ -114,6 +114,10 @@ ATTACK_BARE = [
     "We have warned the government many times and we will not stop now.",
     # In a list of reactions, the credit of the quotation before: not this one's speaker.
     '— Army spokesman John Okello *"Every town in the north will be defended."',
+    # Items of a list ("The soldiers killed"), shown without its heading.
+    "* Corporal James Otim, 24, from Gulu, killed when rebels attacked the army base. "
+    "* Private Sam Okot: army base near Gulu, killed in the fighting with the rebels.",
+    "- Sergeant Paul Ouma, 31, killed in the rebel attack on the army base near Gulu.",
 ]
 
 
