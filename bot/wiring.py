@@ -133,7 +133,10 @@ class NoArticlesError(BriefbotError):
     """The store is empty (or the data directory missing); there is nothing to answer from."""
 
     def __init__(self) -> None:
-        super().__init__("no articles yet — run briefbot ingest")
+        super().__init__(
+            "no articles yet — add some with briefbot ingest, or run briefbot chat to index"
+            " the bundled samples"
+        )
 
 
 class Briefbot:

@@ -18,7 +18,7 @@ def test_empty_question_is_a_one_line_error(tmp_path: Path) -> None:
 def test_missing_data_directory_says_to_ingest(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     line = one_line_error(briefbot("ask", KIM, "--data-dir", str(missing)))
-    assert line == "error: no articles yet — run briefbot ingest"
+    assert line.startswith("error: no articles yet — add some with briefbot ingest, or run")
     assert not missing.exists()
 
 
