@@ -95,6 +95,9 @@ _NEEDS_ANTECEDENT = re.compile(
 # The same after a short opening phrase without a name in it ("In 2003, he fell…"; but not
 # "Upon Khatami's return, he…"). Only "he", "she", "they": "it" there is mostly "it is likely".
 _OPENER_THEN_PRONOUN = re.compile(r"[A-Z][\w'’]*(?:\s+[^\sA-Z,][^\s,]*){0,6},\s+(?:he|she|they)\b")
+# A sentence opening with an adverb that turns against the one before it ("However, John
+# Wall's company is not the only…") reads as a retort to nothing when shown alone.
+_CONTRAST = re.compile(r"(?:However|Instead|Nevertheless|Nonetheless|Otherwise)\b,?\s")
 # A list item ("* Lindsey Germaine: Piccadilly Line train, …") means something only under its
 # heading ("The four alleged suicide bombers"). An asterisk or hyphen only before a space (not
 # "*emphasis*"); never a dash, which credits a quotation ("— Alex Attwood, SDLP").
@@ -196,7 +199,8 @@ def _lacks_context(text: str, spans: Sequence[Span]) -> list[Missing]:
         amid = 0 < index < len(spans) - 1 and speech[index - 1][1] and speech[index + 1][1]
         starts_quoted = any(a <= span.start < b for a, b in quotations)
         points_back = not starts_quoted and any(
-            pattern.match(text, span.start) for pattern in (_NEEDS_ANTECEDENT, _OPENER_THEN_PRONOUN)
+            pattern.match(text, span.start)
+            for pattern in (_NEEDS_ANTECEDENT, _OPENER_THEN_PRONOUN, _CONTRAST)
         )
         if lacks == "speaker" or amid:
             missing.append("speaker")

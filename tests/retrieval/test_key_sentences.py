@@ -101,6 +101,7 @@ ATTACK_CONTEXT = [
     "This week, aid agencies moved their foreign staff out of the town.",
     'Okello told reporters in Kampala: "Our soldiers fought bravely against a larger force."',
     "Her Majesty the Queen sent her condolences to the families of the dead soldiers.",
+    "Also on Sunday, the families of eight of the soldiers killed at the base were told.",
 ]
 ATTACK_BARE = [
     '"We will fight on until the government falls and our people are free."',
@@ -110,6 +111,8 @@ ATTACK_BARE = [
     "But they have fought the government for almost two decades.",
     "In 1987, he founded the movement in the villages around the town.",
     "Its leaders are wanted for war crimes by the International Criminal Court.",
+    # A retort to a sentence not shown.
+    "However, rebels attacked the army base near Gulu again, killing two more soldiers.",
     # A statement printed without quotation marks.
     "We have warned the government many times and we will not stop now.",
     # In a list of reactions, the credit of the quotation before: not this one's speaker.
