@@ -99,9 +99,10 @@ _OPENER_THEN_PRONOUN = re.compile(r"[A-Z][\w'’]*(?:\s+[^\sA-Z,][^\s,]*){0,6},\
 # Wall's company is not the only…") reads as a retort to nothing when shown alone.
 _CONTRAST = re.compile(r"(?:However|Instead|Nevertheless|Nonetheless|Otherwise)\b,?\s")
 # A list item ("* Lindsey Germaine: Piccadilly Line train, …") means something only under its
-# heading ("The four alleged suicide bombers"). An asterisk or hyphen only before a space (not
-# "*emphasis*"); never a dash, which credits a quotation ("— Alex Attwood, SDLP").
-_LIST_ITEM = re.compile(r"\s*(?:[•‣▪◦]|[*-](?=\s))")
+# heading ("The four alleged suicide bombers"). A hyphen only before a space, an asterisk also
+# before a word, as wikitext writes items ("*Chancellor Gerhard Schröder: …"), but not one that
+# emphasises it ("*Not* guilty"); never a dash, which credits a quotation ("— Alex Attwood").
+_LIST_ITEM = re.compile(r"\s*(?:[•‣▪◦]|-(?=\s)|\*(?=\s|[^\s*]+\s))")
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ ATTACK_CONTEXT = [
     'Okello told reporters in Kampala: "Our soldiers fought bravely against a larger force."',
     "Her Majesty the Queen sent her condolences to the families of the dead soldiers.",
     "Also on Sunday, the families of eight of the soldiers killed at the base were told.",
+    "*All* of the soldiers killed at the army base near Gulu will be buried on Monday.",
 ]
 ATTACK_BARE = [
     '"We will fight on until the government falls and our people are free."',
@@ -121,6 +122,7 @@ ATTACK_BARE = [
     "* Corporal James Otim, 24, from Gulu, killed when rebels attacked the army base. "
     "* Private Sam Okot: army base near Gulu, killed in the fighting with the rebels.",
     "- Sergeant Paul Ouma, 31, killed in the rebel attack on the army base near Gulu.",
+    "*Captain Tom Akena: rebels attacked the army base near Gulu and killed the soldiers.",
 ]
 
 
