@@ -103,6 +103,7 @@ ATTACK_CONTEXT = [
     "Her Majesty the Queen sent her condolences to the families of the dead soldiers.",
     "Also on Sunday, the families of eight of the soldiers killed at the base were told.",
     "*All* of the soldiers killed at the army base near Gulu will be buried on Monday.",
+    "Parliament voted 108 for, 125 against, on sending more troops to the army base near Gulu.",
 ]
 ATTACK_BARE = [
     '"We will fight on until the government falls and our people are free."',
@@ -123,6 +124,10 @@ ATTACK_BARE = [
     "* Private Sam Okot: army base near Gulu, killed in the fighting with the rebels.",
     "- Sergeant Paul Ouma, 31, killed in the rebel attack on the army base near Gulu.",
     "*Captain Tom Akena: rebels attacked the army base near Gulu and killed the soldiers.",
+    "# Private Ben Ocen, 19, from Gulu, killed when the rebels attacked the army base.",
+    # Words lost where a link was: the sentence starts mid-way, or leaves a gap.
+    "of the northern brigade, with two rebel commanders, attacked the army base near Gulu.",
+    "A spokesman for the, John Okello, said rebels attacked the army base near Gulu.",
 ]
 
 
