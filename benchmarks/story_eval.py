@@ -12,7 +12,11 @@ dataset's README defines:
 - **B-cubed** F1: per article, the share of its predicted story that truly belongs with it and
   the share of its true story that was put with it, averaged;
 - **lead story**: the briefing's first story is the window's largest labelled story (any of
-  them on a tie), counted on windows whose largest story has two or more articles.
+  them on a tie), counted on windows whose largest story has two or more articles;
+- **timelines**: every labelled story of three or more articles is asked for by the words of its
+  label (``hurricane-katrina-2005``: "hurricane katrina"), as ``briefbot story`` would be; the
+  precision and recall of the timeline's articles against the story's, averaged over stories
+  (July 2005 articles, unlabelled, are not counted), and how many timelines are exactly right.
 
     .venv/bin/python benchmarks/story_eval.py --data-dir /tmp/wikinews-data
 
@@ -120,6 +124,29 @@ def evaluate(bot: Briefbot, labels: dict[str, tuple[date, str]], *, width: int) 
     return scores
 
 
+def evaluate_timelines(bot: Briefbot, labels: dict[str, tuple[date, str]]) -> str:
+    """The timelines row: each labelled story of 3+ articles asked for by its label's words."""
+    stories: dict[str, set[str]] = {}
+    for url, (_, story) in labels.items():
+        stories.setdefault(story, set()).add(url)
+    precision = recall = 0.0
+    exact = asked = 0
+    for slug, truth in sorted(stories.items()):
+        if len(truth) < 3:
+            continue
+        words = " ".join(word for word in slug.split("-") if not word.isdigit())
+        timeline = bot.briefing_service.timeline(words)
+        entries = timeline.stories if timeline else []
+        found = {a.url for e in entries for a in e.sources if a.url in labels}
+        precision += len(found & truth) / len(found) if found else 0.0
+        recall += len(found & truth) / len(truth)
+        exact += found == truth
+        asked += 1
+    precision, recall = precision / asked, recall / asked
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return f"{'timelines':<10} {precision:6.3f} {recall:6.3f} {f1:6.3f}   exact {exact}/{asked}"
+
+
 def baseline_rows(ref: str, data_dir: Path, datasets: Path) -> list[str]:
     """The figures of revision ``ref``'s briefings on the same corpus: this script as it was
     there, run from a temporary git worktree."""
@@ -174,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"\n{'windows':<10} {'P':>6} {'R':>6} {'F1':>6} {'B3 F1':>8} {'lead':>7}")
         for width, name in ((1, "1-day"), (7, "7-day")):
             print(evaluate(bot, labels, width=width).row(name))
+        print(evaluate_timelines(bot, labels))
         if args.baseline:
             print(f"\nbaseline: the clustering of {args.baseline}")
             for row in baseline_rows(args.baseline, data_dir, args.datasets):

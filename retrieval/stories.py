@@ -137,6 +137,13 @@ def reactions_named(article: Article) -> list[str]:
     return [m.group(1).strip() for m in _REACTION.finditer(f"{article.title}. {first}")]
 
 
+def within(articles: Sequence[Article], days: float) -> Links:
+    """Pairs of ``articles`` published at most ``days`` apart."""
+    when = np.array([a.when.timestamp() for a in articles])
+    result: Links = np.abs(when[:, None] - when[None, :]) <= days * 86400
+    return result
+
+
 def _apart(first: Article, second: Article) -> float:
     """Days between two articles."""
     return abs((first.when - second.when).total_seconds()) / 86400

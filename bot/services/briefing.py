@@ -27,6 +27,7 @@ from retrieval.stories import (
     shared_names,
     signals,
     thread,
+    within,
 )
 from retrieval.vector_index import VectorIndex
 from retrieval.window import Window
@@ -284,8 +285,8 @@ class BriefingService:
     ) -> Briefing | None:
         """One story's articles in the order they were published, across days, each with its one
         most telling sentence: the story of the article that best matches ``words``, grouped
-        by the same rule as a briefing's stories, among the articles (from ``sources``, when
-        given) that match them (None when none does).
+        by the same rule as a briefing's stories (each link within a month), among the articles
+        (from ``sources``, when given) that match them (None when none does).
 
         Each article is an entry (a one-source story) so every platform renders it as it
         renders a briefing."""
@@ -297,6 +298,7 @@ class BriefingService:
             return None
         found = signals(candidates, meaning, rarity=self._rarity(), embed=self.embedder.embed)
         links = found.links(found.similarity(), self.story_threshold)
+        links &= within(candidates, _TIMELINE_STEP_DAYS)
         story = next(g for g in cluster(links) if 0 in g)[:limit]  # 0: the best match
         members = sorted((candidates[i] for i in story), key=attrgetter("when"))
         entries = []
@@ -367,6 +369,13 @@ class BriefingService:
 
 # Articles matching a timeline's words among which its story is looked for.
 _TIMELINE_CANDIDATES = 50
+# A timeline goes from article to article, each within a month of one it is linked to. Unbounded,
+# links between articles months apart chained different stories that share a place or a cause
+# ("Hurricane Katrina" began with a July terror alert; a German election timeline with the EU
+# constitution votes). On the 44 labelled stories of 3+ articles, each asked for by its name
+# (benchmarks/story_eval.py), timeline P/R/F1: unbounded 0.66/0.91/0.77, a month 0.85/0.81/0.83
+# (two weeks 0.85/0.68/0.75, six weeks 0.83/0.85/0.84, two months 0.77/0.88/0.82).
+_TIMELINE_STEP_DAYS = 30.0
 
 
 def _centroid(vectors: Vectors) -> Vectors:

@@ -218,6 +218,25 @@ def test_a_story_timeline_runs_in_order_across_days(bot: Briefbot) -> None:
     assert bot.briefing_service.timeline("tennis") is None
 
 
+def test_a_timeline_never_joins_an_eruption_months_later(bot: Briefbot) -> None:
+    later = Article(
+        title="Grindavik evacuated as a new eruption begins on Reykjanes",
+        source="Reykjavik Daily",
+        url="https://rd.example/volcano-again",
+        published_at=at(6, DAY + timedelta(days=120)),
+        text="Another eruption started north of Grindavik on Sunday night, the fifth on the "
+        "Reykjanes peninsula this year. Police evacuated the fishing town and the Blue Lagoon "
+        "as lava fountains rose from a fissure two kilometres long, the Met Office said.",
+    )
+    report = bot.ingest_service.ingest_articles([("four months later", later)])
+    assert len(report.added) == 1
+    timeline = bot.briefing_service.timeline("Grindavik eruption")
+    assert timeline is not None
+    titles = {entry.sources[0].title for entry in timeline.stories}
+    # Alike as they are, one eruption's articles or the other's, never both.
+    assert titles in ({a.title for a in VOLCANO}, {later.title})
+
+
 def test_the_story_command_in_chat_and_the_cli(bot: Briefbot) -> None:
     caller = Caller(platform="terminal", channel="local", user="me", trusted=True)
     reply = run(bot.commands, "story grindavik volcano", caller)
