@@ -237,6 +237,24 @@ def test_a_timeline_never_joins_an_eruption_months_later(bot: Briefbot) -> None:
     assert titles in ({a.title for a in VOLCANO}, {later.title})
 
 
+def test_a_timeline_follows_the_story_not_a_side_article_that_matches_best(
+    bot: Briefbot,
+) -> None:
+    side = Article(
+        title="Grindavik eruption documentary wins an award",
+        source="Screen Weekly",
+        url="https://sw.example/grindavik-film",
+        published_at=at(12, DAY + timedelta(days=200)),
+        text="A documentary about the Grindavik eruption won the audience award at a film "
+        "festival in Berlin on Saturday. Its director spent a year filming the town's families.",
+    )
+    assert len(bot.ingest_service.ingest_articles([("side", side)]).added) == 1
+    assert bot.searcher.search("Grindavik eruption", k=1)[0].article.title == side.title
+    timeline = bot.briefing_service.timeline("Grindavik eruption")
+    assert timeline is not None
+    assert {entry.sources[0].title for entry in timeline.stories} == {a.title for a in VOLCANO}
+
+
 def test_the_story_command_in_chat_and_the_cli(bot: Briefbot) -> None:
     caller = Caller(platform="terminal", channel="local", user="me", trusted=True)
     reply = run(bot.commands, "story grindavik volcano", caller)
