@@ -13,6 +13,10 @@ dataset's README defines:
   the share of its true story that was put with it, averaged;
 - **lead story**: the briefing's first story is the window's largest labelled story (any of
   them on a tie), counted on windows whose largest story has two or more articles;
+- **threads**: on each day, the earlier articles (of the ``THREAD_DAYS`` before) that a story
+  is shown to continue, against those of its label (the label most of its articles have):
+  precision and recall over all stories, and how many stories marked as an update truly
+  continue one;
 - **timelines**: every labelled story of three or more articles is asked for by the words of its
   label (``hurricane-katrina-2005``: "hurricane katrina"), as ``briefbot story`` would be; the
   precision and recall of the timeline's articles against the story's, averaged over stories
@@ -124,6 +128,37 @@ def evaluate(bot: Briefbot, labels: dict[str, tuple[date, str]], *, width: int) 
     return scores
 
 
+def evaluate_threads(bot: Briefbot, labels: dict[str, tuple[date, str]]) -> str:
+    """The threads row: each day's stories' earlier articles against their label's."""
+    reach = timedelta(days=bot.briefing_service.thread_days)
+    found = right = truly = marked = marked_right = 0
+    for start, _ in windows({day for day, _ in labels.values()}, width=1):
+        briefing = bot.briefing_service.brief(Window.day(start, UTC), limit=ALL_STORIES)
+        for story in briefing.stories:
+            votes = Counter(labels[a.url][1] for a in story.sources if a.url in labels)
+            if not votes:
+                continue
+            label = votes.most_common(1)[0][0]
+            earlier = {a.url for a in story.earlier if a.url in labels}
+            truth = {
+                url
+                for url, (day, slug) in labels.items()
+                if slug == label and start - reach <= day < start
+            }
+            found += len(earlier)
+            right += len(earlier & truth)
+            truly += len(truth)
+            marked += bool(earlier)
+            marked_right += bool(earlier and truth)
+    precision = right / found if found else 0.0
+    recall = right / truly if truly else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return (
+        f"{'threads':<10} {precision:6.3f} {recall:6.3f} {f1:6.3f}"
+        f"   updates right {marked_right}/{marked}"
+    )
+
+
 def evaluate_timelines(bot: Briefbot, labels: dict[str, tuple[date, str]]) -> str:
     """The timelines row: each labelled story of 3+ articles asked for by its label's words."""
     stories: dict[str, set[str]] = {}
@@ -201,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"\n{'windows':<10} {'P':>6} {'R':>6} {'F1':>6} {'B3 F1':>8} {'lead':>7}")
         for width, name in ((1, "1-day"), (7, "7-day")):
             print(evaluate(bot, labels, width=width).row(name))
+        print(evaluate_threads(bot, labels))
         print(evaluate_timelines(bot, labels))
         if args.baseline:
             print(f"\nbaseline: the clustering of {args.baseline}")
