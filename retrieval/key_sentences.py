@@ -198,8 +198,8 @@ def _speech(text: str, span: Span, quotations: Sequence[tuple[int, int]]) -> tup
 
 def _lacks_context(text: str, spans: Sequence[Span]) -> list[Missing]:
     """For each sentence of ``text`` at ``spans`` (in order), the context it leans on that a
-    briefing may not show: who is speaking, the heading of its list, or what its pronoun
-    stands for."""
+    briefing may not show: who is speaking, the heading of its list, the words it lost, or
+    what its pronoun (or opening "However") stands for."""
     quotations = [match.span() for match in _QUOTATION.finditer(text)]
     speech = [_speech(text, span, quotations) for span in spans]
     missing: list[Missing] = []
@@ -244,9 +244,10 @@ def key_sentences(
     lines without a final stop (headings, captions) and bylines are never chosen. Sentences that
     repeat ``headline`` (shown above them) or lack context are held back: taken, best first, only
     when the others have run out. Lacking context means a quotation or first-person statement
-    that does not say who is speaking, a list item (shown without its heading), or a pronoun
-    subject or speaker ("He said…") — unless the sentence before it is taken too, and so shown
-    just above it.
+    that does not say who is speaking, a list item (shown without its heading), a sentence
+    that lost words in conversion from markup, or a pronoun subject or speaker ("He said…") or
+    an opening "However" — these two unless the sentence before is taken too, and so shown just
+    above.
 
     Returned in reading order: by article, then by position in it.
     """
