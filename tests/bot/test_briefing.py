@@ -218,41 +218,45 @@ def test_a_story_timeline_runs_in_order_across_days(bot: Briefbot) -> None:
     assert bot.briefing_service.timeline("tennis") is None
 
 
-def test_a_timeline_never_joins_an_eruption_months_later(bot: Briefbot) -> None:
-    later = Article(
-        title="Grindavik evacuated as a new eruption begins on Reykjanes",
-        source="Reykjavik Daily",
-        url="https://rd.example/volcano-again",
-        published_at=at(6, DAY + timedelta(days=120)),
-        text="Another eruption started north of Grindavik on Sunday night, the fifth on the "
-        "Reykjanes peninsula this year. Police evacuated the fishing town and the Blue Lagoon "
-        "as lava fountains rose from a fissure two kilometres long, the Met Office said.",
-    )
-    report = bot.ingest_service.ingest_articles([("four months later", later)])
-    assert len(report.added) == 1
+def _days_later(days: int, title: str, text: str) -> Article:
+    """An article published ``days`` after the eruption."""
+    url = f"https://later.example/{days}"
+    return Article(title=title, text=text, url=url, published_at=at(6, DAY + timedelta(days=days)))
+
+
+def _eruption_timeline_with(bot: Briefbot, article: Article) -> set[str]:
+    """The titles of the "Grindavik eruption" timeline once ``article`` is stored too."""
+    assert len(bot.ingest_service.ingest_articles([("another", article)]).added) == 1
     timeline = bot.briefing_service.timeline("Grindavik eruption")
     assert timeline is not None
-    titles = {entry.sources[0].title for entry in timeline.stories}
+    return {entry.sources[0].title for entry in timeline.stories}
+
+
+def test_a_timeline_never_joins_an_eruption_months_later(bot: Briefbot) -> None:
+    later = _days_later(
+        120,
+        "Grindavik evacuated as a new eruption begins on Reykjanes",
+        "Another eruption started north of Grindavik on Sunday night, the fifth on the Reykjanes "
+        "peninsula this year. Police evacuated the fishing town and the Blue Lagoon as lava "
+        "fountains rose from a fissure two kilometres long, the Met Office said.",
+    )
     # Alike as they are, one eruption's articles or the other's, never both.
+    titles = _eruption_timeline_with(bot, later)
     assert titles in ({a.title for a in VOLCANO}, {later.title})
 
 
 def test_a_timeline_follows_the_story_not_a_side_article_that_matches_best(
     bot: Briefbot,
 ) -> None:
-    side = Article(
-        title="Grindavik eruption documentary wins an award",
-        source="Screen Weekly",
-        url="https://sw.example/grindavik-film",
-        published_at=at(12, DAY + timedelta(days=200)),
-        text="A documentary about the Grindavik eruption won the audience award at a film "
-        "festival in Berlin on Saturday. Its director spent a year filming the town's families.",
+    side = _days_later(
+        200,
+        "Grindavik eruption documentary wins an award",
+        "A documentary about the Grindavik eruption won the audience award at a film festival "
+        "in Berlin on Saturday. Its director spent a year filming the town's families.",
     )
-    assert len(bot.ingest_service.ingest_articles([("side", side)]).added) == 1
+    titles = _eruption_timeline_with(bot, side)
     assert bot.searcher.search("Grindavik eruption", k=1)[0].article.title == side.title
-    timeline = bot.briefing_service.timeline("Grindavik eruption")
-    assert timeline is not None
-    assert {entry.sources[0].title for entry in timeline.stories} == {a.title for a in VOLCANO}
+    assert titles == {a.title for a in VOLCANO}
 
 
 def test_the_story_command_in_chat_and_the_cli(bot: Briefbot) -> None:
