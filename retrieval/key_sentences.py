@@ -108,11 +108,11 @@ _LIST_ITEM = re.compile(r"\s*(?:[•‣▪◦]|[-#](?=\s)|\*(?=\s|[^\s*]+\s))")
 # starts mid-way ("of The New York Times, along with Cooper at TIME, face jail…") or leaves a
 # gap ("the head of the, Sir Andrew Turnbull", "Early Friday morning,, the son of…"): 42 of the
 # 12,607 prose sentences of the raw Wikinews demo window, nearly all truly broken. Not "for,"
-# or "in,", which English strands ("108 for, 125 against", "stepping in, …").
+# or "in,", which English strands ("108 for, 125 against", "stepping in, …"), nor "Group A,".
 _STARTS_MIDWAY = re.compile(
     r"(?:of|and|or|the|a|an|in|at|to|for|with|from|by|on|is|was|are|were)\s"
 )
-_GAP = re.compile(r"(?<![^\s(])(?:the|a|an)\s?,|,\s*,|\(\s*\)", re.IGNORECASE)
+_GAP = re.compile(r"(?<![^\s(])(?:the|The|a|an)\s?,|,\s*,|\(\s*\)")
 
 
 @dataclass(frozen=True)

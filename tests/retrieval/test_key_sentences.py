@@ -104,6 +104,7 @@ ATTACK_CONTEXT = [
     "Also on Sunday, the families of eight of the soldiers killed at the base were told.",
     "*All* of the soldiers killed at the army base near Gulu will be buried on Monday.",
     "Parliament voted 108 for, 125 against, on sending more troops to the army base near Gulu.",
+    "Soldiers of Company A, the unit hit hardest, were flown from Gulu to the capital Kampala.",
 ]
 ATTACK_BARE = [
     '"We will fight on until the government falls and our people are free."',
