@@ -177,6 +177,8 @@ def evaluate_timelines(bot: Briefbot, labels: dict[str, tuple[date, str]]) -> st
         recall += len(found & truth) / len(truth)
         exact += found == truth
         asked += 1
+    if not asked:
+        return f"{'timelines':<10} no labelled story of three or more articles"
     precision, recall = precision / asked, recall / asked
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return f"{'timelines':<10} {precision:6.3f} {recall:6.3f} {f1:6.3f}   exact {exact}/{asked}"

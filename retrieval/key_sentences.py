@@ -96,8 +96,9 @@ _NEEDS_ANTECEDENT = re.compile(
 # "Upon Khatami's return, he…"). Only "he", "she", "they": "it" there is mostly "it is likely".
 _OPENER_THEN_PRONOUN = re.compile(r"[A-Z][\w'’]*(?:\s+[^\sA-Z,][^\s,]*){0,6},\s+(?:he|she|they)\b")
 # A sentence opening with an adverb that turns against the one before it ("However, John
-# Wall's company is not the only…") reads as a retort to nothing when shown alone.
-_CONTRAST = re.compile(r"(?:However|Instead|Nevertheless|Nonetheless|Otherwise)\b,?\s")
+# Wall's company is not the only…") reads as a retort to nothing when shown alone. Not "However
+# much it costs", "Instead of raising taxes", "Otherwise healthy people": those stand alone.
+_CONTRAST = re.compile(r"(?:(?:However|Instead|Otherwise),|Nevertheless,?|Nonetheless,?)\s")
 # A list item ("* Lindsey Germaine: Piccadilly Line train, …") means something only under its
 # heading ("The four alleged suicide bombers"). A hyphen or wikitext's "#" only before a space;
 # an asterisk also before a word, as wikitext writes items ("*Chancellor Gerhard Schröder: …"),

@@ -198,7 +198,7 @@ def test_kill_9_during_ingest_loses_no_committed_work(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     rng = random.Random(2026)
     small_commits = {"BRIEFBOT_INGEST__COMMIT_EVERY": "64"}
-    for kill, mark in enumerate((1, 150, 300, 450, 600)):
+    for kill, mark in enumerate((1, 100, 200, 300, 400)):
         run = BriefbotProcess("ingest", str(source), data_dir=data_dir, env=small_commits)
         wait_for(
             partial(_progressed, run, data_dir, mark),

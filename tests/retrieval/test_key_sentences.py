@@ -156,6 +156,18 @@ def test_a_statement_printed_without_quotation_marks_is_skipped(embedder: Embedd
 
 
 @pytest.mark.parametrize("with_embedder", [True, False])
+def test_however_waits_for_the_sentence_it_answers_but_instead_of_stands_alone(
+    embedder: Embedder, with_embedder: bool
+) -> None:
+    alone = "Instead of waiting for the army, villagers near Gulu have formed night patrols."
+    retort = "However, rebels attacked the army base near Gulu again, killing two more soldiers."
+    # Each follows a sentence that is never shown: a quotation without its speaker.
+    text = "\n\n".join([ATTACK_BARE[0], retort, ATTACK_BARE[0], alone])
+    chosen = key_sentences([text], k=1, embedder=embedder if with_embedder else None)
+    assert [s.text for s in chosen] == [alone]
+
+
+@pytest.mark.parametrize("with_embedder", [True, False])
 def test_a_pronoun_is_fine_right_after_the_sentence_it_stands_for(
     embedder: Embedder, with_embedder: bool
 ) -> None:
