@@ -94,14 +94,18 @@ class Scores:
     def row(self, name: str) -> str:
         precision = self.agreed_pairs / self.predicted_pairs if self.predicted_pairs else 0.0
         recall = self.agreed_pairs / self.true_pairs if self.true_pairs else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        f1 = _f1(precision, recall)
         bp = self.bcubed_precision / self.articles if self.articles else 0.0
         br = self.bcubed_recall / self.articles if self.articles else 0.0
-        bf = 2 * bp * br / (bp + br) if bp + br else 0.0
+        bf = _f1(bp, br)
         return (
             f"{name:<10} {precision:6.3f} {recall:6.3f} {f1:6.3f} {bf:8.3f}"
             f" {self.lead_hits:>5}/{self.lead_windows}"
         )
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
 def load_labels(path: Path) -> dict[str, tuple[date, str]]:
@@ -152,7 +156,7 @@ def evaluate_threads(bot: Briefbot, labels: dict[str, tuple[date, str]]) -> str:
             marked_right += bool(earlier and truth)
     precision = right / found if found else 0.0
     recall = right / truly if truly else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    f1 = _f1(precision, recall)
     return (
         f"{'threads':<10} {precision:6.3f} {recall:6.3f} {f1:6.3f}"
         f"   updates right {marked_right}/{marked}"
@@ -180,7 +184,7 @@ def evaluate_timelines(bot: Briefbot, labels: dict[str, tuple[date, str]]) -> st
     if not asked:
         return f"{'timelines':<10} no labelled story of three or more articles"
     precision, recall = precision / asked, recall / asked
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    f1 = _f1(precision, recall)
     return f"{'timelines':<10} {precision:6.3f} {recall:6.3f} {f1:6.3f}   exact {exact}/{asked}"
 
 

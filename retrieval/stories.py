@@ -67,10 +67,14 @@ Sparse = Any
 """A SciPy sparse matrix, as scikit-learn returns it (neither ships type hints)."""
 
 
+def _opening(article: Article) -> str:
+    """The first words of the text: where a news article says what happened."""
+    return " ".join(article.text.split()[:_LEAD_WORDS])
+
+
 def lead(article: Article) -> str:
     """The title (twice: it is the article's own summary) and the first words of the text."""
-    words = article.text.split()[:_LEAD_WORDS]
-    return f"{article.title}. {article.title}. {' '.join(words)}"
+    return f"{article.title}. {article.title}. {_opening(article)}"
 
 
 @dataclass(frozen=True)
@@ -132,8 +136,8 @@ def _names(text: str) -> dict[str, str]:
 
 def reactions_named(article: Article) -> list[str]:
     """The events ``article`` says it reacts to, in its title or first sentence."""
-    lead_words = " ".join(article.text.split()[:_LEAD_WORDS])
-    first = next((lead_words[s.start : s.end] for s in sentence_spans(lead_words)), "")
+    opening = _opening(article)
+    first = next((opening[s.start : s.end] for s in sentence_spans(opening)), "")
     return [m.group(1).strip() for m in _REACTION.finditer(f"{article.title}. {first}")]
 
 
@@ -142,11 +146,6 @@ def within(articles: Sequence[Article], days: float) -> Links:
     when = np.array([a.when.timestamp() for a in articles])
     result: Links = np.abs(when[:, None] - when[None, :]) <= days * 86400
     return result
-
-
-def _apart(first: Article, second: Article) -> float:
-    """Days between two articles."""
-    return abs((first.when - second.when).total_seconds()) / 86400
 
 
 def _reactions(
@@ -159,6 +158,7 @@ def _reactions(
     blasts" and a claim of "responsibility for London explosions" share no telling words, but
     name one event."""
     named = [reactions_named(a) for a in articles]
+    close = within(articles, _REACTION_DAYS)
     holders: dict[str, set[int]] = {}
     for j, forms in enumerate(name_forms):
         for stem in forms:
@@ -168,7 +168,7 @@ def _reactions(
         for i, phrases in enumerate(named)
         for phrase in phrases
         for j in sorted(set().union(*(holders.get(n, set()) for n in _names(phrase))) - {i})
-        if _apart(articles[i], articles[j]) <= _REACTION_DAYS
+        if close[i, j]
     ]
     result = np.zeros((len(articles), len(articles)), dtype=bool)
     if not candidates:
